@@ -1,0 +1,76 @@
+//! The engine's error type. Each subsystem has its own typed error (`wal::Error`,
+//! `manifest::Error`, `io::Error`, `sst::Error`) that is wrapped here with `#[from]`.
+
+use std::path::PathBuf;
+
+use crate::engine::metadata::RegionId;
+
+/// Errors of the storage engine.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Write-ahead log failure (I/O, corruption, poisoned writer).
+    #[error(transparent)]
+    Wal(#[from] crate::engine::wal::Error),
+
+    /// Manifest failure (I/O, corruption, unsupported version).
+    #[error(transparent)]
+    Manifest(#[from] crate::engine::manifest::Error),
+
+    /// Object storage failure.
+    #[error(transparent)]
+    Storage(#[from] crate::engine::io::Error),
+
+    /// SST read or write failure.
+    #[error(transparent)]
+    Sst(#[from] crate::engine::sst::Error),
+
+    /// Region metadata breaks an invariant.
+    #[error("invalid metadata for region {region_id}: {reason}")]
+    InvalidMetadata { region_id: RegionId, reason: String },
+
+    /// No open region has this id.
+    #[error("region {0} not found")]
+    RegionNotFound(RegionId),
+
+    /// A region with this id already exists.
+    #[error("region {0} already exists")]
+    RegionExists(RegionId),
+
+    /// A write request does not fit the region schema or the row model.
+    #[error("invalid write to region {region_id}: {reason}")]
+    InvalidWrite { region_id: RegionId, reason: String },
+
+    /// An Arrow compute or conversion failed while `context`.
+    #[error("{context}: {source}")]
+    Arrow {
+        context: String,
+        #[source]
+        source: arrow::error::ArrowError,
+    },
+
+    /// A previous write or fsync failed; the engine refuses writes until it is reopened
+    /// (after a failed fsync the page cache can no longer be trusted; see "fsyncgate").
+    #[error("the database refuses writes after an earlier I/O failure ({reason}); reopen it to recover from the WAL")]
+    Poisoned { reason: String },
+
+    /// Another process holds the data directory.
+    #[error("data directory {path} is locked by another process")]
+    Locked { path: PathBuf },
+
+    /// A local file-system operation failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The engine is shutting down or a background worker has stopped.
+    #[error("engine worker stopped: {0}")]
+    WorkerStopped(String),
+}
+
+/// Result of engine operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

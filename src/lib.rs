@@ -1,0 +1,12 @@
+//! tsdb: an embedded time-series database with a SQL shell.
+
+#![deny(unsafe_code)]
+
+pub mod database;
+pub mod engine;
+pub mod error;
+pub mod slt;
+pub mod sql;
+
+pub use database::{Database, Output};
+pub use error::{Error, Result};

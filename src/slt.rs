@@ -1,0 +1,1 @@
+//! sqllogictest driver over [`crate::Database`]. PLACEHOLDER: being written.

@@ -1,0 +1,70 @@
+//! The statements tsdb handles itself. Everything else (SELECT, INSERT, DELETE, EXPLAIN,
+//! CREATE EXTERNAL TABLE, ...) is passed to DataFusion as [`Statement::Query`].
+
+use std::collections::BTreeMap;
+
+use crate::engine::metadata::{ColumnDataType, SemanticType};
+
+/// One parsed SQL statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Statement {
+    /// `CREATE TABLE` in GreptimeDB's dialect.
+    CreateTable(CreateTable),
+    /// `DROP TABLE [IF EXISTS] a[, b]`.
+    DropTable { names: Vec<String>, if_exists: bool },
+    /// `DESC|DESCRIBE [TABLE] t`.
+    Describe { table: String },
+    /// `SHOW TABLES [LIKE 'pattern']`.
+    ShowTables { like: Option<String> },
+    /// `SHOW CREATE TABLE t`.
+    ShowCreateTable { table: String },
+    /// `ADMIN function('table', ...)`.
+    Admin(AdminFunction),
+    /// Anything else: the statement text, executed by DataFusion.
+    Query(String),
+}
+
+/// Administrative functions called with `ADMIN name(args)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminFunction {
+    /// `ADMIN flush_table('t')`: flush the table's memtables to SSTs.
+    FlushTable { table: String },
+    /// `ADMIN compact_table('t')`: compact the table's SSTs.
+    CompactTable { table: String },
+}
+
+/// A validated `CREATE TABLE`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateTable {
+    /// Table name (unquoted identifiers lower-cased).
+    pub name: String,
+    /// `IF NOT EXISTS` was given.
+    pub if_not_exists: bool,
+    /// Columns in declaration order.
+    pub columns: Vec<ColumnDef>,
+    /// Index into `columns` of the time index.
+    pub time_index: usize,
+    /// Indexes into `columns` of the primary key (tag) columns, in key order.
+    pub primary_key: Vec<usize>,
+    /// `ENGINE = x` if given (only `mito` is accepted).
+    pub engine: Option<String>,
+    /// `WITH (k = v, ...)` options, keys lower-cased.
+    pub options: BTreeMap<String, String>,
+}
+
+/// One column of a `CREATE TABLE`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnDef {
+    /// Column name (unquoted identifiers lower-cased).
+    pub name: String,
+    /// Stored type.
+    pub data_type: ColumnDataType,
+    /// Tag, field or timestamp.
+    pub semantic_type: SemanticType,
+    /// NULL allowed (false for the time index and `NOT NULL` columns).
+    pub nullable: bool,
+    /// `DEFAULT expr` as SQL text, e.g. `0`, `'idle'`, `now()`.
+    pub default: Option<String>,
+    /// `COMMENT 'text'`.
+    pub comment: Option<String>,
+}
