@@ -4,22 +4,27 @@
 //! through its public API ([`Engine`], [`region::Region`]).
 
 pub mod codec;
+pub mod compaction;
 pub mod error;
 pub mod io;
 pub mod manifest;
+pub mod memtable;
 pub mod metadata;
+pub mod read;
 pub mod sst;
 pub mod time_range;
 pub mod wal;
 
-pub use error::{Error, Result};
 pub mod region;
+
+pub use error::{Error, Result};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use io::ObjectStorage;
 use metadata::{RegionId, RegionMetadata};
 use region::RegionRef;
 
@@ -47,48 +52,200 @@ impl EngineOptions {
     }
 }
 
-/// The storage engine: hosts regions. CONTRACT PLACEHOLDER: bodies are being written.
+/// The storage engine: hosts regions, each an LSM tree, and a background timer that flushes
+/// memtables holding rows older than [`EngineOptions::auto_flush_interval`].
+///
+/// Layout under `data_dir` (see `docs/FORMAT.md`): `wal/{region}/` holds WAL segments on
+/// local disk; SSTs and manifests live in the object store rooted at `data_dir`, under
+/// `regions/{region}/`.
 #[derive(Debug)]
 pub struct Engine {
-    #[allow(dead_code)]
-    regions: RwLock<HashMap<RegionId, RegionRef>>,
-    #[allow(dead_code)]
+    regions: Arc<RwLock<HashMap<RegionId, RegionRef>>>,
     options: Arc<EngineOptions>,
+    storage: ObjectStorage,
+    timer: tokio::task::JoinHandle<()>,
 }
 
+/// How often the flush timer looks at the regions.
+const TIMER_TICK: Duration = Duration::from_secs(1);
+
 impl Engine {
-    /// Opens the engine over `options.data_dir`; regions are opened with [`Engine::open_region`].
-    pub async fn open(_options: EngineOptions) -> Result<Engine> {
-        todo!()
+    /// Opens the engine over `options.data_dir` (created if missing); regions are opened with
+    /// [`Engine::open_region`]. Must be called inside a tokio runtime.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] if the directory cannot be used.
+    pub async fn open(options: EngineOptions) -> Result<Engine> {
+        let storage = ObjectStorage::local(&options.data_dir)?;
+        let regions: Arc<RwLock<HashMap<RegionId, RegionRef>>> = Arc::default();
+        let timer_regions = Arc::downgrade(&regions);
+        let timer = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(TIMER_TICK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(regions) = timer_regions.upgrade() else { return };
+                let open: Vec<RegionRef> = match regions.read() {
+                    Ok(map) => map.values().cloned().collect(),
+                    Err(_) => return,
+                };
+                drop(regions);
+                for region in open {
+                    if let Err(e) = region.flush_if_stale().await {
+                        log::error!("timed flush of region {} failed: {e}", region.region_id());
+                    }
+                }
+            }
+        });
+        Ok(Engine {
+            regions,
+            options: Arc::new(options),
+            storage,
+            timer,
+        })
+    }
+
+    fn region_options(&self) -> region::RegionOptions {
+        region::RegionOptions {
+            memtable_size_limit_bytes: self.options.memtable_size_limit_bytes,
+            auto_flush_interval: self.options.auto_flush_interval,
+        }
+    }
+
+    fn wal_dir(&self, region_id: RegionId) -> PathBuf {
+        self.options.data_dir.join("wal").join(region_id.to_string())
+    }
+
+    fn insert(&self, region: RegionRef) -> RegionRef {
+        if let Ok(mut map) = self.regions.write() {
+            map.insert(region.region_id(), region.clone());
+        }
+        region
     }
 
     /// Creates a new, empty region and opens it.
-    pub async fn create_region(&self, _metadata: RegionMetadata) -> Result<RegionRef> {
-        todo!()
+    ///
+    /// # Errors
+    /// [`Error::RegionExists`] if the region is open; invalid metadata; storage errors.
+    pub async fn create_region(&self, metadata: RegionMetadata) -> Result<RegionRef> {
+        let region_id = metadata.region_id;
+        if self.region(region_id).is_some() {
+            return Err(Error::RegionExists(region_id));
+        }
+        let region = region::Region::create(
+            self.storage.clone(),
+            &self.wal_dir(region_id),
+            metadata,
+            self.region_options(),
+        )
+        .await?;
+        Ok(self.insert(Arc::new(region)))
     }
 
-    /// Opens an existing region: loads its manifest and replays its WAL.
-    pub async fn open_region(&self, _region_id: RegionId) -> Result<RegionRef> {
-        todo!()
+    /// Opens an existing region: loads its manifest and replays its WAL. Returns the open
+    /// region if it already is.
+    ///
+    /// # Errors
+    /// [`Error::RegionNotFound`]; corruption and storage errors naming the file.
+    pub async fn open_region(&self, region_id: RegionId) -> Result<RegionRef> {
+        if let Some(region) = self.region(region_id) {
+            return Ok(region);
+        }
+        let region = region::Region::open(
+            self.storage.clone(),
+            &self.wal_dir(region_id),
+            region_id,
+            self.region_options(),
+        )
+        .await?;
+        Ok(self.insert(Arc::new(region)))
     }
 
-    /// Closes and deletes a region with all its files.
-    pub async fn drop_region(&self, _region_id: RegionId) -> Result<()> {
-        todo!()
+    /// Closes (if open) and deletes a region with all its files: manifest and SSTs, then
+    /// the WAL. Works on partially created regions too.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn drop_region(&self, region_id: RegionId) -> Result<()> {
+        let removed = self.regions.write().ok().and_then(|mut map| map.remove(&region_id));
+        if let Some(region) = removed {
+            region.close().await?;
+        }
+        self.storage
+            .delete_prefix(&sst::region_dir(region_id))
+            .await?;
+        let wal_dir = self.wal_dir(region_id);
+        match std::fs::remove_dir_all(&wal_dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(Error::Io {
+                    op: "remove WAL directory",
+                    path: wal_dir,
+                    source,
+                });
+            }
+        }
+        Ok(())
     }
 
-    /// Ids of the regions that exist on storage (open or not).
+    /// Ids of the regions that exist on storage (open or not), from `regions/*/` and
+    /// `wal/*/`.
+    ///
+    /// # Errors
+    /// Storage errors.
     pub async fn list_regions(&self) -> Result<Vec<RegionId>> {
-        todo!()
+        let mut ids = std::collections::BTreeSet::new();
+        let root = object_store::path::Path::from("regions");
+        for (path, _) in self.storage.list(&root).await? {
+            if let Some(id) = path.parts().nth(1).and_then(|p| parse_region_dir(p.as_ref())) {
+                ids.insert(id);
+            }
+        }
+        if let Ok(entries) = std::fs::read_dir(self.options.data_dir.join("wal")) {
+            for entry in entries.flatten() {
+                if let Some(id) = entry.file_name().to_str().and_then(parse_region_dir) {
+                    ids.insert(id);
+                }
+            }
+        }
+        Ok(ids.into_iter().collect())
     }
 
     /// An open region.
-    pub fn region(&self, _region_id: RegionId) -> Option<RegionRef> {
-        todo!()
+    pub fn region(&self, region_id: RegionId) -> Option<RegionRef> {
+        self.regions.read().ok()?.get(&region_id).cloned()
     }
 
-    /// Stops background work and closes every region.
+    /// Stops the flush timer and closes every region (their WAL writers stop after draining).
+    /// Unflushed rows stay in the WAL and are replayed at the next open.
+    ///
+    /// # Errors
+    /// The first WAL close error.
     pub async fn close(&self) -> Result<()> {
-        todo!()
+        self.timer.abort();
+        let regions: Vec<RegionRef> = match self.regions.write() {
+            Ok(mut map) => map.drain().map(|(_, r)| r).collect(),
+            Err(_) => Vec::new(),
+        };
+        for region in regions {
+            region.close().await?;
+        }
+        Ok(())
     }
 }
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.timer.abort();
+    }
+}
+
+/// Parses a region directory name `{table_id}_{region_number}`.
+fn parse_region_dir(name: &str) -> Option<RegionId> {
+    let (table, number) = name.split_once('_')?;
+    Some(RegionId::new(table.parse().ok()?, number.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,15 +1,38 @@
-//! A region: one LSM tree (WAL, memtables, SSTs, manifest) holding rows of one schema.
-//! CONTRACT PLACEHOLDER: bodies are being written.
+//! A region: one LSM tree (WAL, memtables, SSTs, manifest) holding rows of one schema in the
+//! row model `tag..., ts -> field...` (mito2's `MitoRegion`).
+//!
+//! Write path: validate → take the writer lock → assign sequences → append to the WAL and
+//! wait for its fsync → insert into the mutable memtable → release. A write is acknowledged
+//! only after that, so acknowledged means durable. When the mutable memtable passes its size
+//! limit it is frozen (and the WAL rolled to a new segment) under the writer lock, and a
+//! background flush turns it into an SST.
+//!
+//! Lock order: `writer` before `flush_lock` before `manifest`; `VersionControl`'s lock is
+//! only held for pointer swaps.
+
+mod flush;
+mod open;
+mod scan;
+pub mod version;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
 use futures::stream::BoxStream;
 
 use crate::engine::error::Result;
-use crate::engine::metadata::RegionMetadataRef;
+use crate::engine::io::ObjectStorage;
+use crate::engine::manifest::RegionManifestManager;
+use crate::engine::memtable::{Memtable, validate_batch};
+use crate::engine::metadata::{OpType, RegionId, RegionMetadataRef, SequenceNumber};
 use crate::engine::time_range::TimeRange;
+use crate::engine::wal::{Wal, WalEntry};
+use version::{VersionControl, VersionRef};
+
+/// At most this many frozen memtables wait for flush; a write beyond it flushes first
+/// (write stall, as in RocksDB's `max_write_buffer_number`).
+const MAX_IMMUTABLE_MEMTABLES: usize = 4;
 
 /// What a scan reads.
 #[derive(Debug, Clone)]
@@ -23,46 +46,184 @@ pub struct ScanRequest {
     pub limit: Option<usize>,
 }
 
+impl Default for ScanRequest {
+    fn default() -> Self {
+        ScanRequest {
+            projection: None,
+            time_range: TimeRange::all(),
+            limit: None,
+        }
+    }
+}
+
 /// Sorted, deduplicated rows of a scan, in batches of at most 8192 rows.
 pub type RecordBatchStream = BoxStream<'static, Result<RecordBatch>>;
 
 /// A region handle; cheap to clone.
 pub type RegionRef = Arc<Region>;
 
+/// Per-region tuning, derived from the engine options.
+#[derive(Debug, Clone)]
+pub struct RegionOptions {
+    /// Freeze the mutable memtable once it holds this many bytes.
+    pub memtable_size_limit_bytes: usize,
+    /// Flush a memtable whose first row is older than this.
+    pub auto_flush_interval: Duration,
+}
+
+#[derive(Debug)]
+struct WriterState {
+    next_sequence: SequenceNumber,
+    next_memtable_id: u64,
+}
+
 /// One LSM tree.
 #[derive(Debug)]
-pub struct Region {}
+pub struct Region {
+    pub(crate) region_id: RegionId,
+    pub(crate) storage: ObjectStorage,
+    wal: Wal,
+    pub(crate) version: VersionControl,
+    writer: tokio::sync::Mutex<WriterState>,
+    /// Serialises flushes and compactions (structural changes of the file set).
+    pub(crate) flush_lock: tokio::sync::Mutex<()>,
+    pub(crate) manifest: tokio::sync::Mutex<RegionManifestManager>,
+    options: RegionOptions,
+    /// Set by [`Region::close`]: background flushes and compactions no longer start.
+    pub(crate) closed: std::sync::atomic::AtomicBool,
+}
 
 impl Region {
+    /// The region id.
+    pub fn region_id(&self) -> RegionId {
+        self.region_id
+    }
+
     /// The region schema.
     pub fn metadata(&self) -> RegionMetadataRef {
-        todo!()
+        self.version.current().metadata.clone()
+    }
+
+    /// The current snapshot of memtables and files.
+    pub fn version(&self) -> VersionRef {
+        self.version.current()
     }
 
     /// Writes `batch` (schema = `metadata().arrow_schema()`, columns in table order) as Put
-    /// rows. Returns when the rows are durable in the WAL and visible to scans.
-    pub async fn write(&self, _batch: RecordBatch) -> Result<usize> {
-        todo!()
+    /// rows. Returns the row count once the rows are durable in the WAL and visible to scans.
+    ///
+    /// # Errors
+    /// [`crate::engine::Error::InvalidWrite`] if the batch does not fit the schema (nothing
+    /// is written), WAL errors (the WAL is then poisoned and refuses later writes).
+    pub async fn write(self: &Arc<Self>, batch: RecordBatch) -> Result<usize> {
+        self.write_op(batch, OpType::Put).await
     }
 
-    /// Writes tombstones for the row identities in `batch` (same schema as `write`; only the
-    /// tag and time index columns are read). Returns the number of tombstones written.
-    pub async fn delete(&self, _batch: RecordBatch) -> Result<usize> {
-        todo!()
+    /// Writes tombstones for the row identities `(tags, ts)` in `batch` (same schema as
+    /// [`Region::write`]; field columns are ignored). Returns the number of tombstones.
+    ///
+    /// # Errors
+    /// As [`Region::write`].
+    pub async fn delete(self: &Arc<Self>, batch: RecordBatch) -> Result<usize> {
+        self.write_op(batch, OpType::Delete).await
     }
 
-    /// Flushes all memtables to SSTs and waits for the manifest edit.
-    pub async fn flush(&self) -> Result<()> {
-        todo!()
+    async fn write_op(self: &Arc<Self>, batch: RecordBatch, op_type: OpType) -> Result<usize> {
+        let rows = batch.num_rows();
+        if rows == 0 {
+            return Ok(0);
+        }
+        validate_batch(&self.metadata(), &batch, op_type)?;
+        if self.version.current().immutables.len() >= MAX_IMMUTABLE_MEMTABLES {
+            self.flush_immutables().await?;
+        }
+        let mut writer = self.writer.lock().await;
+        let sequence = writer.next_sequence;
+        let entry = WalEntry {
+            sequence,
+            op_type,
+            batch,
+        };
+        self.wal.append(entry.clone()).await?;
+        writer.next_sequence += rows as u64;
+        let version = self.version.current();
+        version.mutable.write(&entry.batch, sequence, op_type)?;
+        if version.mutable.size_bytes() >= self.options.memtable_size_limit_bytes {
+            self.freeze(&mut writer).await?;
+            self.schedule_flush();
+        }
+        Ok(rows)
     }
 
-    /// Compacts the region's SSTs (TWCS).
-    pub async fn compact(&self) -> Result<()> {
-        todo!()
+    /// Freezes the mutable memtable (if it has rows): later writes go to a new memtable and
+    /// a new WAL segment. Requires the writer lock (the guard is the proof).
+    async fn freeze(&self, writer: &mut tokio::sync::MutexGuard<'_, WriterState>) -> Result<()> {
+        let version = self.version.current();
+        if version.mutable.is_empty() {
+            return Ok(());
+        }
+        self.wal.roll().await?;
+        let id = writer.next_memtable_id;
+        writer.next_memtable_id += 1;
+        self.version
+            .freeze(Arc::new(Memtable::new(id, version.metadata.clone())));
+        Ok(())
     }
 
-    /// Scans the region: rows sorted by (tags, ts), newest version of each row, no deleted rows.
-    pub fn scan(&self, _request: ScanRequest) -> Result<(SchemaRef, RecordBatchStream)> {
-        todo!()
+    /// Flushes all memtables to SSTs and waits until the manifest names them.
+    ///
+    /// # Errors
+    /// Storage, SST or manifest errors; the data stays in the memtables and WAL then.
+    pub async fn flush(self: &Arc<Self>) -> Result<()> {
+        {
+            let mut writer = self.writer.lock().await;
+            self.freeze(&mut writer).await?;
+        }
+        self.flush_immutables().await
+    }
+
+    /// Flushes if the mutable memtable's oldest row is older than the auto-flush interval.
+    pub(crate) async fn flush_if_stale(self: &Arc<Self>) -> Result<()> {
+        let stale = self
+            .version
+            .current()
+            .mutable
+            .first_write()
+            .is_some_and(|t| t.elapsed() >= self.options.auto_flush_interval);
+        if stale { self.flush().await } else { Ok(()) }
+    }
+
+    fn schedule_flush(self: &Arc<Self>) {
+        let region = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = region.flush_immutables().await {
+                log::error!("background flush of region {} failed: {e}", region.region_id);
+            }
+        });
+    }
+
+    /// Compacts the region's SSTs with TWCS and waits for the result.
+    ///
+    /// # Errors
+    /// Storage, SST or manifest errors; the old files stay in place then.
+    pub async fn compact(self: &Arc<Self>) -> Result<()> {
+        crate::engine::compaction::compact_region(self).await
+    }
+
+    /// Whether [`Region::close`] was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Waits for a running flush or compaction, stops new ones, and stops the WAL writer.
+    /// Unflushed rows stay in the WAL for the next open.
+    ///
+    /// # Errors
+    /// WAL close errors.
+    pub async fn close(&self) -> Result<()> {
+        self.closed.store(true, std::sync::atomic::Ordering::Release);
+        let _flush = self.flush_lock.lock().await;
+        self.wal.close()?;
+        Ok(())
     }
 }

@@ -49,3 +49,63 @@ pub struct FileMeta {
     /// CRC-32 (crc32fast) of the whole file, verified when the file is read.
     pub crc32: u32,
 }
+
+/// A live SST: its metadata plus deletion-on-last-drop (mito2's `FileHandle` + purger).
+/// When compaction replaces a file it calls [`FileHandle::mark_deleted`]; the object is
+/// deleted when the last [`crate::engine::region::version::Version`] naming it is dropped,
+/// so running scans keep reading it. If no tokio runtime is available at that moment, the
+/// file is left for the orphan sweep at the next open.
+#[derive(Debug)]
+pub struct FileHandle {
+    meta: FileMeta,
+    region_id: crate::engine::metadata::RegionId,
+    storage: crate::engine::io::ObjectStorage,
+    deleted: std::sync::atomic::AtomicBool,
+}
+
+/// Shared file handle.
+pub type FileHandleRef = std::sync::Arc<FileHandle>;
+
+impl FileHandle {
+    /// A handle for a file of `region_id` stored in `storage`.
+    pub fn new(
+        meta: FileMeta,
+        region_id: crate::engine::metadata::RegionId,
+        storage: crate::engine::io::ObjectStorage,
+    ) -> FileHandleRef {
+        std::sync::Arc::new(FileHandle {
+            meta,
+            region_id,
+            storage,
+            deleted: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// The file's metadata.
+    pub fn meta(&self) -> &FileMeta {
+        &self.meta
+    }
+
+    /// Deletes the object once the last reference is dropped. Call only after the manifest
+    /// no longer names the file.
+    pub fn mark_deleted(&self) {
+        self.deleted.store(true, std::sync::atomic::Ordering::Release);
+    }
+}
+
+impl Drop for FileHandle {
+    fn drop(&mut self) {
+        if !self.deleted.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
+        let path = crate::engine::sst::sst_path(self.region_id, self.meta.file_id);
+        let storage = self.storage.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = storage.delete(&path).await {
+                    log::warn!("could not delete compacted SST {path}: {e}");
+                }
+            });
+        }
+    }
+}

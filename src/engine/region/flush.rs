@@ -1,0 +1,76 @@
+//! Flush: frozen memtables → level-0 SSTs → manifest edit → version → WAL obsoletion
+//! (mito2's `flush.rs`; the order is RELIABILITY.md rule 2).
+
+use std::sync::Arc;
+
+use crate::engine::error::{Error, Result};
+use crate::engine::manifest::{ManifestAction, RegionEdit};
+use crate::engine::read::ReadFormat;
+use crate::engine::read::merge::{BatchSource, MergeReader};
+use crate::engine::region::Region;
+use crate::engine::sst::file::FileHandle;
+use crate::engine::sst::format::READ_BATCH_ROWS;
+use crate::engine::sst::writer::{encode_sst, store_sst};
+use crate::engine::time_range::TimeRange;
+
+impl Region {
+    /// Writes every frozen memtable to an SST, records them in one manifest edit, then
+    /// installs the new version and drops WAL segments the flush made obsolete.
+    pub(crate) async fn flush_immutables(self: &Arc<Self>) -> Result<()> {
+        let _flush = self.flush_lock.lock().await;
+        let version = self.version.current();
+        if version.immutables.is_empty() || self.is_closed() {
+            return Ok(());
+        }
+        let format = Arc::new(ReadFormat::new(version.metadata.clone(), None));
+        let mut files = Vec::new();
+        let mut flushed_ids = Vec::new();
+        let mut flushed_sequence = version.flushed_sequence;
+        for memtable in &version.immutables {
+            let source: BatchSource =
+                Box::new(memtable.iter(format.clone(), TimeRange::all(), READ_BATCH_ROWS));
+            let format = format.clone();
+            // Dedup inside the memtable but keep tombstones: they hide rows in older files.
+            let encoded = tokio::task::spawn_blocking(move || {
+                let merged = MergeReader::new(format.clone(), vec![source], TimeRange::all(), false, READ_BATCH_ROWS)?;
+                encode_sst(&format, merged, 0)
+            })
+            .await
+            .map_err(|e| Error::WorkerStopped(format!("flush task: {e}")))??;
+            if let Some(encoded) = encoded {
+                files.push(store_sst(&self.storage, &version.metadata, encoded).await?);
+            }
+            flushed_ids.push(memtable.id());
+            flushed_sequence = flushed_sequence.max(memtable.max_sequence());
+        }
+        let edit = RegionEdit {
+            files_to_add: files.clone(),
+            files_to_remove: Vec::new(),
+            flushed_sequence: Some(flushed_sequence),
+            compaction_time_window: None,
+        };
+        self.manifest
+            .lock()
+            .await
+            .update(vec![ManifestAction::Edit(edit)])
+            .await?;
+        let handles = files
+            .into_iter()
+            .map(|meta| FileHandle::new(meta, self.region_id, self.storage.clone()))
+            .collect();
+        self.version
+            .apply_flush(&flushed_ids, handles, flushed_sequence);
+        if let Err(e) = self.wal.obsolete(flushed_sequence) {
+            log::warn!("region {}: could not remove obsolete WAL segments: {e}", self.region_id);
+        }
+        log::debug!("region {} flushed up to sequence {flushed_sequence}", self.region_id);
+        // Runs after this flush releases the flush lock.
+        let region = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::engine::compaction::maybe_compact_region(&region).await {
+                log::error!("compaction of region {} failed: {e}", region.region_id);
+            }
+        });
+        Ok(())
+    }
+}

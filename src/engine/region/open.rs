@@ -1,0 +1,162 @@
+//! Creating and opening regions: manifest load, orphan SST sweep, WAL replay
+//! (mito2's `region/opener.rs`).
+
+use std::collections::BTreeMap;
+use std::path::Path as FsPath;
+use std::sync::Arc;
+
+use object_store::path::Path;
+
+use crate::engine::error::{Error, Result};
+use crate::engine::io::ObjectStorage;
+use crate::engine::manifest::{ManifestOptions, RegionManifestManager};
+use crate::engine::memtable::Memtable;
+use crate::engine::metadata::{RegionId, RegionMetadata};
+use crate::engine::region::version::{Version, VersionControl};
+use crate::engine::region::{Region, RegionOptions, WriterState};
+use crate::engine::sst::file::{FileHandle, FileId};
+use crate::engine::sst::region_dir;
+use crate::engine::wal::{Wal, WalOptions};
+
+/// Object prefix of a region's manifest: `regions/{region}/manifest`.
+pub fn manifest_dir(region_id: RegionId) -> Path {
+    region_dir(region_id).join("manifest")
+}
+
+impl Region {
+    /// Creates a new region: writes its first manifest and an empty WAL.
+    ///
+    /// # Errors
+    /// [`Error::InvalidMetadata`], or manifest errors (e.g. the region already exists).
+    pub(crate) async fn create(
+        storage: ObjectStorage,
+        wal_dir: &FsPath,
+        metadata: RegionMetadata,
+        options: RegionOptions,
+    ) -> Result<Region> {
+        metadata.validate()?;
+        let region_id = metadata.region_id;
+        let manifest = RegionManifestManager::create(
+            storage.clone(),
+            manifest_dir(region_id),
+            metadata,
+            ManifestOptions::default(),
+        )
+        .await?;
+        let wal = Wal::open(wal_dir, WalOptions::default())?;
+        let memtable = Memtable::new(0, manifest.manifest().metadata.clone());
+        Ok(Self::assemble(storage, wal, manifest, BTreeMap::new(), memtable, 1, options))
+    }
+
+    /// Opens an existing region: loads the manifest, deletes SSTs it does not name (left by
+    /// a crash between writing a file and its manifest edit), and replays the WAL after the
+    /// flushed sequence into a memtable.
+    ///
+    /// # Errors
+    /// [`Error::RegionNotFound`] if there is no manifest; manifest, WAL (corruption names
+    /// the file and offset) and storage errors. Never opens a region partially.
+    pub(crate) async fn open(
+        storage: ObjectStorage,
+        wal_dir: &FsPath,
+        region_id: RegionId,
+        options: RegionOptions,
+    ) -> Result<Region> {
+        let manifest = RegionManifestManager::open(
+            storage.clone(),
+            manifest_dir(region_id),
+            ManifestOptions::default(),
+        )
+        .await?
+        .ok_or(Error::RegionNotFound(region_id))?;
+        let state = manifest.manifest();
+        let metadata = state.metadata.clone();
+        sweep_orphan_ssts(&storage, region_id, &state.files).await?;
+        let files: BTreeMap<_, _> = state
+            .files
+            .values()
+            .map(|meta| {
+                (
+                    meta.file_id,
+                    FileHandle::new(meta.clone(), region_id, storage.clone()),
+                )
+            })
+            .collect();
+        let flushed = state.flushed_sequence;
+        let mut last_sequence = files
+            .values()
+            .map(|f| f.meta().max_sequence)
+            .fold(flushed, u64::max);
+        let memtable = Memtable::new(0, metadata.clone());
+        let wal = Wal::open(wal_dir, WalOptions::default())?;
+        let stats = wal.replay(flushed, &mut |entry| {
+            memtable.write(&entry.batch, entry.sequence, entry.op_type)?;
+            last_sequence = last_sequence.max(entry.last_sequence());
+            Ok(())
+        })?;
+        log::info!(
+            "region {region_id}: {} files, replayed {} WAL entries ({} rows) after sequence {flushed}",
+            files.len(),
+            stats.entries,
+            stats.rows
+        );
+        Ok(Self::assemble(storage, wal, manifest, files, memtable, last_sequence + 1, options))
+    }
+
+    fn assemble(
+        storage: ObjectStorage,
+        wal: Wal,
+        manifest: RegionManifestManager,
+        files: BTreeMap<FileId, crate::engine::sst::file::FileHandleRef>,
+        memtable: Memtable,
+        next_sequence: u64,
+        options: RegionOptions,
+    ) -> Region {
+        let state = manifest.manifest();
+        let version = Version {
+            metadata: state.metadata.clone(),
+            mutable: Arc::new(memtable),
+            immutables: Vec::new(),
+            files,
+            flushed_sequence: state.flushed_sequence,
+        };
+        Region {
+            region_id: state.metadata.region_id,
+            storage,
+            wal,
+            version: VersionControl::new(version),
+            writer: tokio::sync::Mutex::new(WriterState {
+                next_sequence,
+                next_memtable_id: 1,
+            }),
+            flush_lock: tokio::sync::Mutex::new(()),
+            manifest: tokio::sync::Mutex::new(manifest),
+            options,
+            closed: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+/// Deletes objects under the region's `sst/` prefix that the manifest does not name.
+async fn sweep_orphan_ssts(
+    storage: &ObjectStorage,
+    region_id: RegionId,
+    named: &BTreeMap<FileId, crate::engine::sst::file::FileMeta>,
+) -> Result<()> {
+    let prefix = region_dir(region_id).join("sst");
+    for (path, _) in storage.list(&prefix).await? {
+        let stem = path
+            .filename()
+            .and_then(|name| name.strip_suffix(".parquet"))
+            .and_then(FileId::parse);
+        let orphan = match stem {
+            Some(id) => !named.contains_key(&id),
+            // Not an SST name (e.g. a temp file of an interrupted put).
+            None => true,
+        };
+        if orphan {
+            log::warn!("region {region_id}: deleting {path}, which no manifest names");
+            storage.delete(&path).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,14 @@
+//! Parquet conventions of tsdb SSTs (normative text: `docs/FORMAT.md`, "SST").
+
+/// Key-value metadata key holding the SST format version.
+pub const FORMAT_VERSION_KEY: &str = "tsdb:format_version";
+/// Key-value metadata key holding the region metadata (JSON) the file was written with.
+pub const REGION_METADATA_KEY: &str = "tsdb:region_metadata";
+/// The SST format version this build writes and the newest it reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// Rows per Parquet row group (as mito2's `DEFAULT_ROW_GROUP_SIZE`).
+pub const ROW_GROUP_ROWS: usize = 100 * 1024;
+/// Rows per batch when reading.
+pub const READ_BATCH_ROWS: usize = 8192;
+/// ZSTD level used for data pages.
+pub const ZSTD_LEVEL: i32 = 3;

@@ -1,0 +1,142 @@
+//! Writes sorted read batches into a Parquet SST and records its [`FileMeta`].
+
+use std::sync::Arc;
+
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::{DataType, UInt64Type};
+use bytes::Bytes;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
+
+use crate::engine::error::Result;
+use crate::engine::io::ObjectStorage;
+use crate::engine::metadata::{RegionMetadata, SemanticType};
+use crate::engine::read::{ReadFormat, SEQUENCE_COLUMN};
+use crate::engine::sst::file::{FileId, FileMeta};
+use crate::engine::sst::format::{
+    FORMAT_VERSION, FORMAT_VERSION_KEY, REGION_METADATA_KEY, ROW_GROUP_ROWS, ZSTD_LEVEL,
+};
+use crate::engine::sst::{Error, sst_path};
+use crate::engine::time_range::TimeRange;
+
+/// An SST encoded in memory, not yet stored.
+#[derive(Debug)]
+pub struct EncodedSst {
+    /// The Parquet file.
+    pub bytes: Bytes,
+    /// Its metadata (file id chosen, checksum computed).
+    pub meta: FileMeta,
+}
+
+fn writer_properties(metadata: &RegionMetadata) -> Result<WriterProperties> {
+    let zstd = ZstdLevel::try_new(ZSTD_LEVEL).map_err(|source| Error::Parquet {
+        path: String::new(),
+        source,
+    })?;
+    let metadata_json = serde_json::to_string(metadata).map_err(|e| Error::Invalid {
+        path: String::new(),
+        reason: format!("cannot serialise region metadata: {e}"),
+    })?;
+    let mut builder = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(zstd))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new(FORMAT_VERSION_KEY.to_string(), FORMAT_VERSION.to_string()),
+            KeyValue::new(REGION_METADATA_KEY.to_string(), metadata_json),
+        ]));
+    // Timestamps and sequences are increasing runs: delta-encode, no dictionary (mito2).
+    let time_index = ColumnPath::from(metadata.time_index_column().name.as_str());
+    let sequence = ColumnPath::from(SEQUENCE_COLUMN);
+    for column in [time_index, sequence] {
+        builder = builder
+            .set_column_dictionary_enabled(column.clone(), false)
+            .set_column_encoding(column, Encoding::DELTA_BINARY_PACKED);
+    }
+    for column in &metadata.columns {
+        if column.semantic_type == SemanticType::Field && column.data_type.to_arrow() != DataType::Utf8 {
+            builder = builder.set_column_dictionary_enabled(ColumnPath::from(column.name.as_str()), false);
+        }
+    }
+    Ok(builder.build())
+}
+
+/// Encodes `batches` (sorted, deduplicated, in the full read schema of `format`) as an SST
+/// of `level`. Returns `None` if there are no rows.
+///
+/// # Errors
+/// Source errors, or [`Error::Parquet`] if encoding fails.
+pub fn encode_sst(
+    format: &ReadFormat,
+    batches: impl Iterator<Item = Result<RecordBatch>>,
+    level: u8,
+) -> Result<Option<EncodedSst>> {
+    let metadata = format.metadata();
+    let parquet_err = |source| Error::Parquet {
+        path: "(new SST)".to_string(),
+        source,
+    };
+    let props = writer_properties(metadata)?;
+    let mut writer =
+        ArrowWriter::try_new(Vec::new(), format.schema().clone(), Some(props)).map_err(parquet_err)?;
+    let mut num_rows = 0u64;
+    let mut max_sequence = 0;
+    let mut time_range: Option<TimeRange> = None;
+    for batch in batches {
+        let batch = batch?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        num_rows += batch.num_rows() as u64;
+        if let Some(sequences) = batch.column(format.sequence_position()).as_primitive_opt::<UInt64Type>() {
+            if let Some(max) = arrow::compute::max(sequences) {
+                max_sequence = max_sequence.max(max);
+            }
+        }
+        let ts = arrow::compute::cast(batch.column(format.time_index_position()), &DataType::Int64)
+            .map_err(|source| Error::Arrow {
+                path: "(new SST)".to_string(),
+                source,
+            })?;
+        let ts = ts.as_primitive::<arrow::datatypes::Int64Type>();
+        if let (Some(min), Some(max)) = (arrow::compute::min(ts), arrow::compute::max(ts)) {
+            let range = TimeRange::new(min, max);
+            time_range = Some(time_range.map_or(range, |r| r.union(&range)));
+        }
+        writer.write(&batch).map_err(parquet_err)?;
+    }
+    let Some(time_range) = time_range else {
+        return Ok(None);
+    };
+    writer.flush().map_err(parquet_err)?;
+    let num_row_groups = writer.flushed_row_groups().len() as u64;
+    let bytes = Bytes::from(writer.into_inner().map_err(parquet_err)?);
+    let meta = FileMeta {
+        file_id: FileId::random(),
+        level,
+        time_range,
+        file_size_bytes: bytes.len() as u64,
+        num_rows,
+        num_row_groups,
+        max_sequence,
+        crc32: crc32fast::hash(&bytes),
+    };
+    Ok(Some(EncodedSst { bytes, meta }))
+}
+
+/// Stores an encoded SST durably (temp name, fsync, rename, fsync directory on local disk).
+/// Only after this returns may a manifest edit name the file.
+///
+/// # Errors
+/// Storage errors.
+pub async fn store_sst(
+    storage: &ObjectStorage,
+    metadata: &Arc<RegionMetadata>,
+    sst: EncodedSst,
+) -> Result<FileMeta> {
+    let path = sst_path(metadata.region_id, sst.meta.file_id);
+    storage.put_durable(&path, sst.bytes).await?;
+    Ok(sst.meta)
+}
