@@ -137,6 +137,18 @@ pub fn decode_frame(buf: &[u8]) -> Result<Frame<'_>, DecodeError> {
 mod tests {
     use super::*;
 
+    /// The numbers in docs/FORMAT.md "Common framing".
+    #[test]
+    fn format_spec() {
+        assert_eq!(FILE_HEADER_LEN, 6);
+        assert_eq!(FRAME_PREFIX_LEN, 5);
+        assert_eq!(FRAME_SUFFIX_LEN, 4);
+        assert_eq!(MAX_PAYLOAD_LEN, 1 << 30);
+        let mut buf = Vec::new();
+        encode_header(&mut buf, *b"TSWL", 1);
+        assert_eq!(buf, [0x54, 0x53, 0x57, 0x4C, 0x01, 0x00]);
+    }
+
     #[test]
     fn frame_round_trip_and_damage() {
         let mut buf = Vec::new();

@@ -151,3 +151,57 @@ async fn projection_and_limit() {
     assert_eq!(batches[0].num_columns(), 1);
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
 }
+
+#[tokio::test]
+async fn damaged_or_missing_sst_is_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(EngineOptions::new(dir.path())).await.unwrap();
+    let region = engine.create_region(metadata()).await.unwrap();
+    region.write(batch(&[("a", 1, 1.0), ("b", 2, 2.0)])).await.unwrap();
+    region.flush().await.unwrap();
+    let file_id = *region.version().files.keys().next().unwrap();
+    let path = dir.path().join(format!("regions/1_0/sst/{file_id}.parquet"));
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    let (_, stream) = region.scan(ScanRequest::default()).unwrap();
+    let error = stream.try_collect::<Vec<_>>().await.unwrap_err().to_string();
+    assert!(error.contains(&file_id.to_string()) && error.contains("CRC-32"), "{error}");
+
+    std::fs::remove_file(&path).unwrap();
+    let (_, stream) = region.scan(ScanRequest::default()).unwrap();
+    let error = stream.try_collect::<Vec<_>>().await.unwrap_err().to_string();
+    assert!(error.contains("missing") && error.contains(&file_id.to_string()), "{error}");
+}
+
+#[tokio::test]
+async fn invalid_writes_are_rejected_before_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(EngineOptions::new(dir.path())).await.unwrap();
+    let region = engine.create_region(metadata()).await.unwrap();
+    let null_ts = RecordBatch::try_new(
+        metadata().arrow_schema_nullable_for_test(),
+        vec![
+            Arc::new(StringArray::from(vec!["a"])),
+            Arc::new(TimestampMillisecondArray::from(vec![None])),
+            Arc::new(Float64Array::from(vec![1.0])),
+        ],
+    )
+    .unwrap();
+    let error = region.write(null_ts).await.unwrap_err().to_string();
+    assert!(error.contains("'ts' cannot be NULL"), "{error}");
+    assert!(scan(&region, ScanRequest::default()).await.is_empty());
+}
+
+impl RegionMetadata {
+    fn arrow_schema_nullable_for_test(&self) -> arrow::datatypes::SchemaRef {
+        let fields: Vec<_> = self
+            .arrow_schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect();
+        Arc::new(arrow::datatypes::Schema::new(fields))
+    }
+}

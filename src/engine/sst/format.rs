@@ -12,3 +12,20 @@ pub const ROW_GROUP_ROWS: usize = 100 * 1024;
 pub const READ_BATCH_ROWS: usize = 8192;
 /// ZSTD level used for data pages.
 pub const ZSTD_LEVEL: i32 = 3;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The numbers in docs/FORMAT.md "SST (Parquet)".
+    #[test]
+    fn format_spec() {
+        assert_eq!(FORMAT_VERSION_KEY, "tsdb:format_version");
+        assert_eq!(REGION_METADATA_KEY, "tsdb:region_metadata");
+        assert_eq!(FORMAT_VERSION, 1);
+        assert_eq!(ROW_GROUP_ROWS, 102_400);
+        assert_eq!(ZSTD_LEVEL, 3);
+        assert_eq!(crate::engine::read::SEQUENCE_COLUMN, "__sequence");
+        assert_eq!(crate::engine::read::OP_TYPE_COLUMN, "__op_type");
+    }
+}
