@@ -1,0 +1,249 @@
+//! The writer thread (`tsdb-wal-writer`): the only code that writes to the active segment.
+//!
+//! Group commit: the thread blocks for one request, drains every request already queued,
+//! appends the queued frames to the active segment with one `write_all`, calls `sync_data`
+//! once, and only then acknowledges them. Requests are handled in queue order, so a roll
+//! separates the appends queued before it from those queued after it.
+//!
+//! Poisoning: after any failed write, fsync or segment creation the thread refuses all
+//! further work with [`Error::Poisoned`] (after a failed fsync the page cache can no longer be
+//! trusted). A panic of the thread poisons the WAL too (see [`PoisonDart`]).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::engine::metadata::SequenceNumber;
+
+use super::segment::{self, SegmentId};
+use super::{Error, Result};
+
+/// A request to the writer thread; each carries the channel its result is sent on.
+pub(crate) enum Request {
+    /// Append one encoded frame holding rows up to `last_sequence`.
+    Append {
+        frame: Vec<u8>,
+        last_sequence: SequenceNumber,
+        ack: oneshot::Sender<Result<()>>,
+    },
+    /// Make later appends go to a new segment.
+    Roll { ack: oneshot::Sender<Result<()>> },
+}
+
+/// The segments of the log, as tracked in memory.
+#[derive(Debug)]
+pub(crate) struct Segments {
+    /// Closed segments: id -> highest sequence they hold (`None` if they hold no entry).
+    pub closed: BTreeMap<SegmentId, Option<SequenceNumber>>,
+    /// The segment appends go to.
+    pub active: SegmentId,
+    /// Highest sequence in the active segment.
+    pub active_max: Option<SequenceNumber>,
+    /// Highest sequence ever logged (including segments deleted since open).
+    pub max_sequence: Option<SequenceNumber>,
+}
+
+/// State shared by the [`super::Wal`] handle and its writer thread.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// The directory holding the segments.
+    pub dir: PathBuf,
+    /// Segment bookkeeping; the writer updates it after each sync and roll.
+    pub segments: Mutex<Segments>,
+    /// Set (once) to the reason of the first failure; then every append fails.
+    pub poison: OnceLock<String>,
+    /// Number of `sync_data` calls on segments (for group-commit tests and metrics).
+    pub syncs: AtomicU64,
+}
+
+impl Shared {
+    /// Poisons the WAL; the first reason wins.
+    pub fn poison(&self, reason: String) {
+        log::error!("WAL in {} is poisoned: {reason}", self.dir.display());
+        let _ = self.poison.set(reason);
+    }
+
+    /// [`Error::Poisoned`] if the WAL is poisoned.
+    pub fn check_poisoned(&self) -> Result<()> {
+        match self.poison.get() {
+            Some(reason) => Err(Error::Poisoned {
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Locks the segment table (a panic while it was held cannot leave it inconsistent:
+    /// every update is a single assignment or insert).
+    pub fn segments(&self) -> MutexGuard<'_, Segments> {
+        self.segments.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Poisons the WAL if the writer thread unwinds.
+struct PoisonDart(Arc<Shared>);
+
+impl Drop for PoisonDart {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.poison("the WAL writer thread panicked".to_string());
+        }
+    }
+}
+
+/// The writer thread's state.
+pub(crate) struct Writer {
+    shared: Arc<Shared>,
+    segment_size_limit_bytes: u64,
+    file: File,
+    path: PathBuf,
+    id: SegmentId,
+    /// Bytes written to the active segment (header included).
+    len: u64,
+    /// Frames queued for the next `write_all`.
+    pending: Vec<u8>,
+    pending_acks: Vec<oneshot::Sender<Result<()>>>,
+    pending_max: Option<SequenceNumber>,
+}
+
+impl Writer {
+    /// A writer appending to the freshly created, header-only segment `id`.
+    pub fn new(
+        shared: Arc<Shared>,
+        segment_size_limit_bytes: u64,
+        file: File,
+        path: PathBuf,
+        id: SegmentId,
+    ) -> Self {
+        Writer {
+            shared,
+            segment_size_limit_bytes,
+            file,
+            path,
+            id,
+            len: crate::engine::codec::FILE_HEADER_LEN as u64,
+            pending: Vec::new(),
+            pending_acks: Vec::new(),
+            pending_max: None,
+        }
+    }
+
+    /// The thread body: runs until every sender is dropped and the queue is drained.
+    pub fn run(mut self, mut requests: mpsc::UnboundedReceiver<Request>) {
+        let _dart = PoisonDart(self.shared.clone());
+        while let Some(first) = requests.blocking_recv() {
+            self.handle(first);
+            while let Ok(request) = requests.try_recv() {
+                self.handle(request);
+            }
+            self.flush();
+        }
+    }
+
+    fn handle(&mut self, request: Request) {
+        match request {
+            Request::Append {
+                frame,
+                last_sequence,
+                ack,
+            } => {
+                if let Err(e) = self.shared.check_poisoned() {
+                    let _ = ack.send(Err(e));
+                    return;
+                }
+                let holds_entries = self.holds_entries() || !self.pending_acks.is_empty();
+                let new_len = self.len + self.pending.len() as u64 + frame.len() as u64;
+                if holds_entries && new_len > self.segment_size_limit_bytes {
+                    self.flush();
+                    if let Err(e) = self.roll() {
+                        let _ = ack.send(Err(e));
+                        return;
+                    }
+                }
+                self.pending.extend_from_slice(&frame);
+                self.pending_acks.push(ack);
+                self.pending_max = self.pending_max.max(Some(last_sequence));
+            }
+            Request::Roll { ack } => {
+                self.flush();
+                let result = if self.holds_entries() {
+                    self.roll()
+                } else {
+                    // Nothing was appended to the active segment: it already is a new one.
+                    self.shared.check_poisoned()
+                };
+                let _ = ack.send(result);
+            }
+        }
+    }
+
+    /// Whether the active segment holds a written entry.
+    fn holds_entries(&self) -> bool {
+        self.len > crate::engine::codec::FILE_HEADER_LEN as u64
+    }
+
+    /// Writes and syncs the pending frames, then acknowledges them.
+    fn flush(&mut self) {
+        if self.pending_acks.is_empty() {
+            return;
+        }
+        let result = self.shared.check_poisoned().and_then(|()| {
+            self.file
+                .write_all(&self.pending)
+                .and_then(|()| self.file.sync_data())
+                .map_err(|e| {
+                    let reason = format!(
+                        "write or fsync of WAL segment {} failed: {e}",
+                        self.path.display()
+                    );
+                    self.shared.poison(reason.clone());
+                    Error::Poisoned { reason }
+                })
+        });
+        if result.is_ok() {
+            self.shared.syncs.fetch_add(1, Ordering::Relaxed);
+            self.len += self.pending.len() as u64;
+            let mut segments = self.shared.segments();
+            segments.active_max = segments.active_max.max(self.pending_max);
+            segments.max_sequence = segments.max_sequence.max(self.pending_max);
+        }
+        for ack in self.pending_acks.drain(..) {
+            let reply = match &result {
+                Ok(()) => Ok(()),
+                Err(_) => self.shared.check_poisoned(),
+            };
+            let _ = ack.send(reply);
+        }
+        self.pending.clear();
+        self.pending_max = None;
+    }
+
+    /// Closes the active segment and creates the next one. Pending frames must be flushed.
+    fn roll(&mut self) -> Result<()> {
+        self.shared.check_poisoned()?;
+        let id = self.id + 1;
+        let (file, path) = segment::create_segment(&self.shared.dir, id).map_err(|e| {
+            let reason = format!("creating the next WAL segment failed: {e}");
+            self.shared.poison(reason.clone());
+            Error::Poisoned { reason }
+        })?;
+        {
+            let mut segments = self.shared.segments();
+            let closed_max = segments.active_max.take();
+            let closed_id = segments.active;
+            segments.closed.insert(closed_id, closed_max);
+            segments.active = id;
+        }
+        log::debug!("WAL rolled to segment {}", path.display());
+        self.file = file;
+        self.path = path;
+        self.id = id;
+        self.len = crate::engine::codec::FILE_HEADER_LEN as u64;
+        Ok(())
+    }
+}
