@@ -1,6 +1,19 @@
 //! SQL front end: statement splitting and parsing of the statements tsdb handles itself
 //! (GreptimeDB's DDL dialect, on top of `sqlparser`).
+//!
+//! - [`splitter`]: cut a script or a stream into statements at `;` outside quotes/comments.
+//! - [`parser`]: [`parse_statement`] turns one statement into a [`Statement`]; everything tsdb
+//!   does not handle itself is passed through as [`Statement::Query`] for DataFusion.
+//! - [`display`]: [`create_table_sql`] renders `SHOW CREATE TABLE`.
 
+pub mod display;
+pub mod error;
+pub mod parser;
+pub mod splitter;
 pub mod statement;
 
+pub use display::create_table_sql;
+pub use error::{Error, Result, Unterminated};
+pub use parser::parse_statement;
+pub use splitter::{StatementSplitter, split_statements};
 pub use statement::{AdminFunction, ColumnDef, CreateTable, Statement};

@@ -11,13 +11,27 @@ pub enum Statement {
     /// `CREATE TABLE` in GreptimeDB's dialect.
     CreateTable(CreateTable),
     /// `DROP TABLE [IF EXISTS] a[, b]`.
-    DropTable { names: Vec<String>, if_exists: bool },
+    DropTable {
+        /// Tables to drop, in order.
+        names: Vec<String>,
+        /// `IF EXISTS` was given: missing tables are not an error.
+        if_exists: bool,
+    },
     /// `DESC|DESCRIBE [TABLE] t`.
-    Describe { table: String },
+    Describe {
+        /// The table to describe.
+        table: String,
+    },
     /// `SHOW TABLES [LIKE 'pattern']`.
-    ShowTables { like: Option<String> },
+    ShowTables {
+        /// The `LIKE` pattern (`%` and `_` wildcards), if given.
+        like: Option<String>,
+    },
     /// `SHOW CREATE TABLE t`.
-    ShowCreateTable { table: String },
+    ShowCreateTable {
+        /// The table whose `CREATE TABLE` to show.
+        table: String,
+    },
     /// `ADMIN function('table', ...)`.
     Admin(AdminFunction),
     /// Anything else: the statement text, executed by DataFusion.
@@ -28,9 +42,15 @@ pub enum Statement {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminFunction {
     /// `ADMIN flush_table('t')`: flush the table's memtables to SSTs.
-    FlushTable { table: String },
+    FlushTable {
+        /// The table to flush.
+        table: String,
+    },
     /// `ADMIN compact_table('t')`: compact the table's SSTs.
-    CompactTable { table: String },
+    CompactTable {
+        /// The table to compact.
+        table: String,
+    },
 }
 
 /// A validated `CREATE TABLE`.

@@ -1,0 +1,93 @@
+//! Errors of the SQL front end: syntax errors with a position, semantic errors in DDL, and
+//! input that ends inside a quote or comment.
+//!
+//! Positions are 1-based `line`/`column` (columns count characters, not bytes) relative to the
+//! start of the statement text handed to [`parse_statement`](super::parse_statement), or, for
+//! the splitter, to the start of the (trimmed) unterminated statement, so a shell can draw a
+//! caret under the offending token.
+
+use std::fmt;
+
+/// Result of the SQL front end.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error of the SQL front end.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The statement is not valid SQL in tsdb's dialect.
+    #[error("{message} at line {line}, column {column}")]
+    Parse {
+        /// What was expected and what was found.
+        message: String,
+        /// 1-based line of the offending token.
+        line: u64,
+        /// 1-based column (in characters) of the offending token.
+        column: u64,
+    },
+    /// The DDL statement parses but describes an invalid table (time index missing, unknown
+    /// type, unknown table option, ...). The message names the column or table.
+    #[error("{message}")]
+    InvalidDdl {
+        /// Human-readable description naming the table/column and the broken rule.
+        message: String,
+    },
+    /// The input ended inside a quoted string, quoted identifier or block comment.
+    #[error(
+        "Unterminated {kind} starting at line {line}, column {column}: close it with {closing}"
+    )]
+    UnterminatedInput {
+        /// What was left open.
+        kind: Unterminated,
+        /// The text that would close it, e.g. `'` or `*/`.
+        closing: String,
+        /// 1-based line where it started.
+        line: u64,
+        /// 1-based column (in characters) where it started.
+        column: u64,
+    },
+}
+
+impl Error {
+    /// Builds an [`Error::InvalidDdl`].
+    pub(crate) fn invalid_ddl(message: impl Into<String>) -> Self {
+        Error::InvalidDdl {
+            message: message.into(),
+        }
+    }
+
+    /// The `(line, column)` of the error, if it has one.
+    pub fn position(&self) -> Option<(u64, u64)> {
+        match self {
+            Error::Parse { line, column, .. } | Error::UnterminatedInput { line, column, .. } => {
+                Some((*line, *column))
+            }
+            Error::InvalidDdl { .. } => None,
+        }
+    }
+}
+
+/// The construct an input ended inside of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unterminated {
+    /// A string literal (`'..'`, `E'..'`, `X'..'`, `r'''..'''`, `q'[..]'`, ...).
+    String,
+    /// A quoted identifier (`".."` or `` `..` ``).
+    QuotedIdentifier,
+    /// A dollar-quoted string (`$$..$$`, `$tag$..$tag$`).
+    DollarQuotedString,
+    /// A block comment (`/* .. */`).
+    BlockComment,
+}
+
+impl fmt::Display for Unterminated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Unterminated::String => "string literal",
+            Unterminated::QuotedIdentifier => "quoted identifier",
+            Unterminated::DollarQuotedString => "dollar-quoted string",
+            Unterminated::BlockComment => "block comment",
+        })
+    }
+}

@@ -1,0 +1,383 @@
+//! Parses one SQL statement into a [`Statement`].
+//!
+//! tsdb handles a few statements itself, in GreptimeDB's dialect (see
+//! the project design note `GREPTIME_SQL.md`): `CREATE TABLE` (with `TIME INDEX`, `PRIMARY KEY`,
+//! `ENGINE = mito`, `WITH (..)`), `DROP TABLE`, `DESC TABLE`, `SHOW TABLES [LIKE ..]`,
+//! `SHOW CREATE TABLE` and `ADMIN flush_table(..)`/`ADMIN compact_table(..)`. Which statement
+//! a text is, is decided from its first keywords only; everything else (`SELECT`, `INSERT`,
+//! `CREATE EXTERNAL TABLE`, `SHOW TABLES FROM ..`, ...) is returned unchanged as
+//! [`Statement::Query`] for DataFusion, without validation.
+//!
+//! Lexing and expressions use `sqlparser` with `GenericDialect` (DataFusion's default), so
+//! `"x"` and `` `x` `` are delimited identifiers and strings are single-quoted.
+//!
+//! Names: unquoted identifiers are lower-cased, quoted ones keep their case. A table name may be
+//! qualified only with tsdb's single schema: `public.t`, `greptime.public.t` (GreptimeDB's
+//! default catalog) or `datafusion.public.t` (DataFusion's, as in its error messages); the
+//! qualifier is dropped, and any other qualifier is an error.
+
+mod create_table;
+mod data_type;
+
+use sqlparser::dialect::GenericDialect;
+use sqlparser::keywords::Keyword;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Word};
+
+use super::error::{Error, Result};
+use super::statement::{AdminFunction, Statement};
+
+/// The dialect used for lexing and expressions.
+static DIALECT: GenericDialect = GenericDialect {};
+
+/// Parses one statement: an optional trailing `;` and leading/trailing comments are allowed.
+///
+/// ```
+/// use tsdb::sql::{Statement, parse_statement};
+///
+/// let statement = parse_statement("DROP TABLE IF EXISTS cpu;").unwrap();
+/// assert_eq!(statement, Statement::DropTable { names: vec!["cpu".into()], if_exists: true });
+/// let query = parse_statement("SELECT 1").unwrap();
+/// assert_eq!(query, Statement::Query("SELECT 1".into()));
+/// ```
+///
+/// # Errors
+/// [`Error::Parse`] (with the position of the offending token) for syntax errors in a
+/// statement tsdb handles itself; [`Error::InvalidDdl`] for a `CREATE TABLE` that describes an
+/// invalid table. Statements passed to DataFusion are never rejected here.
+pub fn parse_statement(sql: &str) -> Result<Statement> {
+    let mut tokens = Vec::new();
+    let lexed = Tokenizer::new(&DIALECT, sql).tokenize_with_location_into_buf(&mut tokens);
+    let Some(kind) = classify(&tokens) else {
+        return Ok(Statement::Query(sql.to_string()));
+    };
+    if let Err(err) = lexed {
+        return Err(Error::Parse {
+            message: err.message,
+            line: err.location.line,
+            column: err.location.column,
+        });
+    }
+    let mut ctx = Ctx {
+        parser: Parser::new(&DIALECT).with_tokens_with_locations(tokens),
+        sql,
+    };
+    let statement = match kind {
+        Kind::CreateTable => Statement::CreateTable(create_table::parse(&mut ctx)?),
+        Kind::DropTable => parse_drop_table(&mut ctx)?,
+        Kind::Describe => {
+            ctx.parser.next_token(); // DESC or DESCRIBE
+            let _ = ctx.parse_words(&["TABLE"]);
+            Statement::Describe {
+                table: ctx.parse_table_name()?,
+            }
+        }
+        Kind::ShowTables => parse_show_tables(&mut ctx)?,
+        Kind::ShowCreateTable => {
+            ctx.expect_words(&["SHOW", "CREATE", "TABLE"])?;
+            Statement::ShowCreateTable {
+                table: ctx.parse_table_name()?,
+            }
+        }
+        Kind::Admin => Statement::Admin(parse_admin(&mut ctx)?),
+    };
+    ctx.expect_end()?;
+    Ok(statement)
+}
+
+/// The statements tsdb parses itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    CreateTable,
+    DropTable,
+    Describe,
+    ShowTables,
+    ShowCreateTable,
+    Admin,
+}
+
+/// Decides from the leading tokens whether tsdb handles the statement; `None` means DataFusion.
+fn classify(tokens: &[TokenWithSpan]) -> Option<Kind> {
+    let mut significant = tokens
+        .iter()
+        .map(|t| &t.token)
+        .filter(|t| !matches!(t, Token::Whitespace(_)));
+    let first = significant.next()?;
+    let second = significant.next().unwrap_or(&Token::EOF);
+    let third = significant.next().unwrap_or(&Token::EOF);
+    if is_word(first, "CREATE") && is_word(second, "TABLE") {
+        Some(Kind::CreateTable)
+    } else if is_word(first, "DROP") && is_word(second, "TABLE") {
+        Some(Kind::DropTable)
+    } else if is_word(first, "DESC") || is_word(first, "DESCRIBE") {
+        let query = ["SELECT", "WITH", "VALUES"]
+            .iter()
+            .any(|w| is_word(second, w))
+            || *second == Token::LParen;
+        (!query).then_some(Kind::Describe)
+    } else if is_word(first, "SHOW") && is_word(second, "TABLES") {
+        let ours = matches!(third, Token::EOF | Token::SemiColon) || is_word(third, "LIKE");
+        ours.then_some(Kind::ShowTables)
+    } else if is_word(first, "SHOW") && is_word(second, "CREATE") && is_word(third, "TABLE") {
+        Some(Kind::ShowCreateTable)
+    } else if is_word(first, "ADMIN") {
+        Some(Kind::Admin)
+    } else {
+        None
+    }
+}
+
+/// `DROP TABLE [IF EXISTS] a[, b ...]`.
+fn parse_drop_table(ctx: &mut Ctx<'_>) -> Result<Statement> {
+    ctx.expect_words(&["DROP", "TABLE"])?;
+    let if_exists = ctx.parse_words(&["IF", "EXISTS"]);
+    let mut names = vec![ctx.parse_table_name()?];
+    while ctx.parser.consume_token(&Token::Comma) {
+        names.push(ctx.parse_table_name()?);
+    }
+    Ok(Statement::DropTable { names, if_exists })
+}
+
+/// `SHOW TABLES [LIKE 'pattern']`.
+fn parse_show_tables(ctx: &mut Ctx<'_>) -> Result<Statement> {
+    ctx.expect_words(&["SHOW", "TABLES"])?;
+    let like = if ctx.parse_words(&["LIKE"]) {
+        let token = ctx.parser.next_token();
+        match token.token {
+            Token::SingleQuotedString(pattern) => Some(pattern),
+            _ => return Err(ctx.error_at(found("a quoted pattern after LIKE", &token), &token)),
+        }
+    } else {
+        None
+    };
+    Ok(Statement::ShowTables { like })
+}
+
+/// `ADMIN flush_table('t')` / `ADMIN compact_table('t')`. The table name inside the string is
+/// parsed like a table name in SQL (`'Cpu'` is `cpu`, `'"Cpu"'` keeps its case).
+fn parse_admin(ctx: &mut Ctx<'_>) -> Result<AdminFunction> {
+    ctx.expect_words(&["ADMIN"])?;
+    let name_token = ctx.parser.next_token();
+    let function = match &name_token.token {
+        Token::Word(word) => word.value.to_lowercase(),
+        _ => return Err(ctx.error_at(found("an admin function name", &name_token), &name_token)),
+    };
+    if function != "flush_table" && function != "compact_table" {
+        return Err(ctx.error_at(
+            format!(
+                "Unknown ADMIN function '{function}'; supported: flush_table('table'), \
+                 compact_table('table')"
+            ),
+            &name_token,
+        ));
+    }
+    ctx.expect_token(&Token::LParen, "'('")?;
+    let arg = ctx.parser.next_token();
+    let Token::SingleQuotedString(table) = &arg.token else {
+        return Err(ctx.error_at(found("the table name as a quoted string", &arg), &arg));
+    };
+    let table = parse_quoted_table_name(table).map_err(|message| {
+        ctx.error_at(format!("Invalid table name '{table}': {message}"), &arg)
+    })?;
+    if !ctx.parser.consume_token(&Token::RParen) {
+        let next = ctx.parser.peek_token();
+        return Err(ctx.error_at(
+            format!(
+                "ADMIN {function} takes exactly one argument, the table name; found {}",
+                describe(&next)
+            ),
+            &next,
+        ));
+    }
+    Ok(match function.as_str() {
+        "flush_table" => AdminFunction::FlushTable { table },
+        _ => AdminFunction::CompactTable { table },
+    })
+}
+
+/// Parses the contents of a string argument as a table name.
+fn parse_quoted_table_name(text: &str) -> std::result::Result<String, String> {
+    let tokens = Tokenizer::new(&DIALECT, text)
+        .tokenize_with_location()
+        .map_err(|err| err.message)?;
+    let mut ctx = Ctx {
+        parser: Parser::new(&DIALECT).with_tokens_with_locations(tokens),
+        sql: text,
+    };
+    let name = ctx.parse_table_name().map_err(|err| err.to_string())?;
+    if ctx.parser.peek_token_ref().token != Token::EOF {
+        return Err("expected a single table name".to_string());
+    }
+    Ok(name)
+}
+
+/// A parser over one statement plus the text, for error positions.
+pub(crate) struct Ctx<'a> {
+    pub(crate) parser: Parser<'a>,
+    sql: &'a str,
+}
+
+impl Ctx<'_> {
+    /// A [`Error::Parse`] at `token` (at the end of the text for end of input).
+    pub(crate) fn error_at(&self, message: impl Into<String>, token: &TokenWithSpan) -> Error {
+        let start = token.span.start;
+        let (line, column) = if start.line == 0 {
+            end_position(self.sql)
+        } else {
+            (start.line, start.column)
+        };
+        Error::Parse {
+            message: message.into(),
+            line,
+            column,
+        }
+    }
+
+    /// "Expected `what`, found <next token>" at the next token.
+    pub(crate) fn expected(&self, what: &str) -> Error {
+        let token = self.parser.peek_token_ref();
+        self.error_at(found(what, token), token)
+    }
+
+    /// Whether the next tokens are the unquoted words `words` (case-insensitive).
+    pub(crate) fn peek_words(&self, words: &[&str]) -> bool {
+        words
+            .iter()
+            .enumerate()
+            .all(|(i, word)| is_word(&self.parser.peek_nth_token_ref(i).token, word))
+    }
+
+    /// Consumes `words` if they come next.
+    pub(crate) fn parse_words(&mut self, words: &[&str]) -> bool {
+        if !self.peek_words(words) {
+            return false;
+        }
+        for _ in words {
+            self.parser.next_token();
+        }
+        true
+    }
+
+    /// Consumes `words` or fails naming them.
+    pub(crate) fn expect_words(&mut self, words: &[&str]) -> Result<()> {
+        if self.parse_words(words) {
+            return Ok(());
+        }
+        Err(self.expected(&words.join(" ")))
+    }
+
+    /// Consumes `token` or fails naming it as `what`.
+    pub(crate) fn expect_token(&mut self, token: &Token, what: &str) -> Result<()> {
+        if self.parser.consume_token(token) {
+            return Ok(());
+        }
+        Err(self.expected(what))
+    }
+
+    /// An identifier token: its normalised name, the word and the token (for positions).
+    pub(crate) fn parse_ident(&mut self, what: &str) -> Result<(String, Word, TokenWithSpan)> {
+        let token = self.parser.next_token();
+        match &token.token {
+            Token::Word(word) => Ok((normalize(word), word.clone(), token.clone())),
+            _ => Err(self.error_at(found(what, &token), &token)),
+        }
+    }
+
+    /// A table name, `t`, `public.t`, `greptime.public.t` or `datafusion.public.t` (see the
+    /// module docs).
+    pub(crate) fn parse_table_name(&mut self) -> Result<String> {
+        let (first, _, first_token) = self.parse_ident("a table name")?;
+        let mut parts = vec![first];
+        while self.parser.consume_token(&Token::Period) {
+            parts.push(self.parse_ident("a table name after '.'")?.0);
+        }
+        match parts.as_slice() {
+            [table] => Ok(table.clone()),
+            [schema, table] if schema == "public" => Ok(table.clone()),
+            [catalog, schema, table]
+                if (catalog == "greptime" || catalog == "datafusion") && schema == "public" =>
+            {
+                Ok(table.clone())
+            }
+            _ => Err(self.error_at(
+                format!(
+                    "Table name '{}' is qualified with an unknown schema; tsdb has a single \
+                     schema, 'public': write the table name alone",
+                    parts.join(".")
+                ),
+                &first_token,
+            )),
+        }
+    }
+
+    /// Converts an error from `sqlparser`, keeping the position it reports.
+    pub(crate) fn parser_error(&self, err: ParserError) -> Error {
+        let message = match err {
+            ParserError::TokenizerError(message) | ParserError::ParserError(message) => message,
+            ParserError::RecursionLimitExceeded => "Expression is nested too deeply".to_string(),
+        };
+        if let Some((text, location)) = message.rsplit_once(" at Line: ")
+            && let Some((line, column)) = location.split_once(", Column: ")
+            && let (Ok(line), Ok(column)) = (line.trim().parse(), column.trim().parse())
+        {
+            return Error::Parse {
+                message: text.to_string(),
+                line,
+                column,
+            };
+        }
+        let token = self.parser.get_current_token();
+        self.error_at(message, token)
+    }
+
+    /// An optional `;`, then end of input.
+    pub(crate) fn expect_end(&mut self) -> Result<()> {
+        let _ = self.parser.consume_token(&Token::SemiColon);
+        if self.parser.peek_token_ref().token == Token::EOF {
+            return Ok(());
+        }
+        Err(self.expected("end of statement"))
+    }
+}
+
+/// Whether `token` is the unquoted word `word` (case-insensitive).
+pub(crate) fn is_word(token: &Token, word: &str) -> bool {
+    matches!(token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word))
+}
+
+/// Whether `word` is an unquoted SQL keyword (GreptimeDB rejects those as column names).
+pub(crate) fn is_keyword(word: &Word) -> bool {
+    word.quote_style.is_none() && word.keyword != Keyword::NoKeyword
+}
+
+/// Unquoted identifiers are lower-cased; quoted ones keep their case.
+pub(crate) fn normalize(word: &Word) -> String {
+    if word.quote_style.is_some() {
+        word.value.clone()
+    } else {
+        word.value.to_lowercase()
+    }
+}
+
+/// "Expected `what`, found `token`".
+pub(crate) fn found(what: &str, token: &TokenWithSpan) -> String {
+    format!("Expected {what}, found {}", describe(token))
+}
+
+/// A token for messages: `end of input` or the quoted token text.
+pub(crate) fn describe(token: &TokenWithSpan) -> String {
+    match token.token {
+        Token::EOF => "end of input".to_string(),
+        ref other => format!("'{other}'"),
+    }
+}
+
+/// Line and column just past the last character of `sql`.
+fn end_position(sql: &str) -> (u64, u64) {
+    let line = sql.matches('\n').count() as u64 + 1;
+    let last_line = sql.rsplit('\n').next().unwrap_or_default();
+    (line, last_line.chars().count() as u64 + 1)
+}
+
+#[cfg(test)]
+mod tests;
