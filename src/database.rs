@@ -1,12 +1,35 @@
 //! The public API: open a database directory and execute SQL.
-//! CONTRACT PLACEHOLDER: bodies are being written.
+//!
+//! A [`Database`] owns the directory lock (`DATA_DIR/LOCK`), the storage [`Engine`], the
+//! [`Catalog`] and a DataFusion `SessionContext` in which every catalog table is registered
+//! as a [`TsdbTable`] in the default schema (`public`). Statements tsdb parses itself
+//! (CREATE/DROP TABLE, DESC, SHOW, ADMIN) are executed here; everything else goes to
+//! DataFusion. DDL is serialised so the catalog and the registrations stay in sync.
 
-use std::path::Path;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
+use arrow::array::{Array, RecordBatch, UInt64Array};
+use arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::TableReference;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use fs2::FileExt;
 
-use crate::error::Result;
+use crate::catalog::Catalog;
+use crate::catalog::builder::region_metadata;
+use crate::engine::io::ObjectStorage;
+use crate::engine::metadata::RegionId;
+use crate::engine::{Engine, EngineOptions};
+use crate::error::{Error, Result};
+use crate::query::show;
+use crate::query::table_provider::{TsdbTable, plan_defaults};
+use crate::sql::{AdminFunction, CreateTable, Statement};
+
+/// Name of the lock file in the data directory.
+pub const LOCK_FILE: &str = "LOCK";
 
 /// What one statement produced.
 #[derive(Debug, Clone)]
@@ -22,34 +45,359 @@ pub enum Output {
     AffectedRows(u64),
 }
 
+impl Output {
+    fn records((schema, batch): show::StringTable) -> Output {
+        Output::Records {
+            schema,
+            batches: vec![batch],
+        }
+    }
+}
+
 /// An open database. One process per data directory (a second open fails with a clear
-/// "locked" error).
-pub struct Database {}
+/// "locked" error). `Send + Sync`: statements may run concurrently from several tasks.
+pub struct Database {
+    data_dir: PathBuf,
+    /// Holds the exclusive lock on `DATA_DIR/LOCK` while open.
+    lock_file: File,
+    engine: Arc<Engine>,
+    catalog: Catalog,
+    ctx: SessionContext,
+    /// Serialises DDL so catalog changes and DataFusion registrations happen together.
+    ddl: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Database>();
+};
+
+/// What kind of result a DataFusion plan yields.
+enum PlanKind {
+    /// DML: one `count` row, reported as affected rows.
+    Count,
+    /// DDL and session statements: no rows.
+    NoRows,
+    /// A result set.
+    Rows,
+}
+
+/// A table reference that is never re-parsed (keeps case and dots in names).
+fn bare(name: &str) -> TableReference {
+    TableReference::bare(name)
+}
 
 impl Database {
     /// Opens the database in `path`, creating the directory if missing; replays the WAL.
-    pub async fn open(_path: impl AsRef<Path>) -> Result<Database> {
-        todo!()
+    ///
+    /// # Errors
+    /// [`Error::Locked`] if another process has it open, [`Error::Io`] if the directory or
+    /// lock file cannot be created, catalog or engine errors if recovery fails.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Database> {
+        let data_dir = path.as_ref().to_path_buf();
+        std::fs::create_dir_all(&data_dir).map_err(|source| Error::Io {
+            op: "create data directory",
+            path: data_dir.clone(),
+            source,
+        })?;
+        let lock_path = data_dir.join(LOCK_FILE);
+        let lock_file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| Error::Io {
+                op: "open lock file",
+                path: lock_path.clone(),
+                source,
+            })?;
+        if let Err(e) = lock_file.try_lock_exclusive() {
+            if e.kind() == fs2::lock_contended_error().kind()
+                || e.kind() == std::io::ErrorKind::WouldBlock
+            {
+                return Err(Error::Locked { path: data_dir });
+            }
+            return Err(Error::Io {
+                op: "lock",
+                path: lock_path,
+                source: e,
+            });
+        }
+
+        let engine = Arc::new(Engine::open(EngineOptions::new(&data_dir)).await?);
+        let storage = ObjectStorage::local(&data_dir).map_err(crate::catalog::Error::from)?;
+        let catalog = Catalog::open(engine.clone(), storage).await?;
+
+        let ctx = new_session();
+        let state = ctx.state();
+        for table in catalog.tables() {
+            let provider = TsdbTable::try_new(table.name.clone(), table.region, &state)?;
+            ctx.register_table(bare(&table.name), Arc::new(provider))?;
+        }
+        Ok(Database {
+            data_dir,
+            lock_file,
+            engine,
+            catalog,
+            ctx,
+            ddl: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The catalog of tables.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The storage engine.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// The DataFusion session (e.g. to register more tables or functions).
+    pub fn session(&self) -> &SessionContext {
+        &self.ctx
     }
 
     /// Executes exactly one SQL statement (a trailing `;` is allowed).
-    pub async fn execute(&self, _sql: &str) -> Result<Output> {
-        todo!()
+    ///
+    /// # Errors
+    /// Parse errors, [`Error::TableNotFound`], [`Error::TableAlreadyExists`], planning and
+    /// execution errors.
+    pub async fn execute(&self, sql: &str) -> Result<Output> {
+        let statement = crate::sql::parse_statement(sql)?;
+        self.execute_statement(statement).await
+    }
+
+    /// Executes one parsed statement.
+    ///
+    /// # Errors
+    /// As [`Database::execute`].
+    pub async fn execute_statement(&self, statement: Statement) -> Result<Output> {
+        match statement {
+            Statement::CreateTable(create) => self.create_table(create).await,
+            Statement::DropTable { names, if_exists } => self.drop_tables(&names, if_exists).await,
+            Statement::Describe { table } => self.describe(&table).await,
+            Statement::ShowTables { like } => self.show_tables(like.as_deref()),
+            Statement::ShowCreateTable { table } => self.show_create_table(&table).await,
+            Statement::Admin(function) => self.admin(function).await,
+            Statement::Query(text) => self.query(&text).await,
+        }
     }
 
     /// Splits `sql` into statements and executes them in order; stops at the first error.
-    pub async fn execute_script(&self, _sql: &str) -> Result<Vec<Output>> {
-        todo!()
+    ///
+    /// # Errors
+    /// The first statement's error.
+    pub async fn execute_script(&self, sql: &str) -> Result<Vec<Output>> {
+        let mut outputs = Vec::new();
+        for statement in crate::sql::split_statements(sql)? {
+            outputs.push(self.execute(&statement).await?);
+        }
+        Ok(outputs)
     }
 
     /// Names of the user tables, sorted.
     pub fn table_names(&self) -> Vec<String> {
-        todo!()
+        self.catalog.table_names()
     }
 
     /// Flushes nothing extra (writes are already durable), stops background work and releases
     /// the directory lock.
+    ///
+    /// # Errors
+    /// An engine error while closing; the lock is released in any case.
     pub async fn close(self) -> Result<()> {
-        todo!()
+        let result = self.engine.close().await;
+        // Closing the file releases the lock too; unlock explicitly to report nothing odd.
+        if let Err(e) = FileExt::unlock(&self.lock_file) {
+            log::warn!("unlocking {}: {e}", self.data_dir.join(LOCK_FILE).display());
+        }
+        result.map_err(Error::from)
     }
+
+    async fn create_table(&self, create: CreateTable) -> Result<Output> {
+        let _ddl = self.ddl.lock().await;
+        if self.catalog.table(&create.name).is_some() || self.ctx.table_exist(bare(&create.name))? {
+            if create.if_not_exists {
+                return Ok(Output::AffectedRows(0));
+            }
+            return Err(Error::TableAlreadyExists { name: create.name });
+        }
+        // Validate everything that can fail before the region is created.
+        let probe = Arc::new(region_metadata(&create, RegionId::new(0, 0))?);
+        let state = self.ctx.state();
+        plan_defaults(&create.name, &probe, &state)?;
+
+        let table = self.catalog.create_table(&create).await?;
+        let provider = TsdbTable::try_new(table.name.clone(), table.region, &state)?;
+        self.ctx
+            .register_table(bare(&table.name), Arc::new(provider))?;
+        Ok(Output::AffectedRows(0))
+    }
+
+    async fn drop_tables(&self, names: &[String], if_exists: bool) -> Result<Output> {
+        let _ddl = self.ddl.lock().await;
+        if !if_exists {
+            for name in names {
+                if self.catalog.table(name).is_none() && !self.ctx.table_exist(bare(name))? {
+                    return Err(Error::TableNotFound { name: name.clone() });
+                }
+            }
+        }
+        for name in names {
+            if self.catalog.table(name).is_some() {
+                self.catalog.drop_table(name).await?;
+                self.ctx.deregister_table(bare(name))?;
+            } else if self.ctx.table_exist(bare(name))? {
+                self.ctx.deregister_table(bare(name))?;
+            }
+        }
+        Ok(Output::AffectedRows(0))
+    }
+
+    async fn describe(&self, name: &str) -> Result<Output> {
+        if let Some(table) = self.catalog.table(name) {
+            return Ok(Output::records(show::describe(&table.region.metadata())?));
+        }
+        match self.ctx.table_provider(bare(name)).await {
+            Ok(provider) => Ok(Output::records(show::describe_arrow(&provider.schema())?)),
+            Err(_) => Err(Error::TableNotFound {
+                name: name.to_string(),
+            }),
+        }
+    }
+
+    fn show_tables(&self, like: Option<&str>) -> Result<Output> {
+        let mut names = self.catalog.table_names();
+        let catalog_name = self
+            .ctx
+            .state()
+            .config()
+            .options()
+            .catalog
+            .default_catalog
+            .clone();
+        if let Some(schema) = self
+            .ctx
+            .catalog(&catalog_name)
+            .and_then(|c| c.schema(show::DEFAULT_SCHEMA))
+        {
+            names.extend(schema.table_names());
+        }
+        Ok(Output::records(show::show_tables(names, like)?))
+    }
+
+    async fn show_create_table(&self, name: &str) -> Result<Output> {
+        if let Some(table) = self.catalog.table(name) {
+            let metadata = table.region.metadata();
+            let sql = crate::sql::create_table_sql(name, &metadata, &table.info.options);
+            return Ok(Output::records(show::show_create_table(name, &sql)?));
+        }
+        let provider =
+            self.ctx
+                .table_provider(bare(name))
+                .await
+                .map_err(|_| Error::TableNotFound {
+                    name: name.to_string(),
+                })?;
+        match provider.get_table_definition() {
+            Some(sql) => Ok(Output::records(show::show_create_table(name, sql)?)),
+            None => Err(Error::Unsupported {
+                statement: "SHOW CREATE TABLE",
+                reason: format!("table '{name}' has no stored definition"),
+            }),
+        }
+    }
+
+    async fn admin(&self, function: AdminFunction) -> Result<Output> {
+        let (name, flush) = match &function {
+            AdminFunction::FlushTable { table } => (table, true),
+            AdminFunction::CompactTable { table } => (table, false),
+        };
+        let Some(table) = self.catalog.table(name) else {
+            if self.ctx.table_exist(bare(name))? {
+                return Err(Error::Unsupported {
+                    statement: "ADMIN",
+                    reason: format!("table '{name}' is not stored by tsdb"),
+                });
+            }
+            return Err(Error::TableNotFound { name: name.clone() });
+        };
+        if flush {
+            table.region.flush().await?;
+        } else {
+            table.region.compact().await?;
+        }
+        Ok(Output::AffectedRows(0))
+    }
+
+    /// Plans and runs a statement with DataFusion.
+    async fn query(&self, text: &str) -> Result<Output> {
+        let state = self.ctx.state();
+        let plan = state.create_logical_plan(text).await?;
+        let kind = match &plan {
+            LogicalPlan::Dml(_) | LogicalPlan::Copy(_) => PlanKind::Count,
+            LogicalPlan::Ddl(_) | LogicalPlan::Statement(_) => PlanKind::NoRows,
+            _ => PlanKind::Rows,
+        };
+        let df = self.ctx.execute_logical_plan(plan).await?;
+        match kind {
+            PlanKind::Count => {
+                let batches = df.collect().await?;
+                Ok(Output::AffectedRows(sum_counts(&batches)?))
+            }
+            PlanKind::NoRows => {
+                df.collect().await?;
+                Ok(Output::AffectedRows(0))
+            }
+            PlanKind::Rows => {
+                let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+                let batches = df.collect().await?;
+                Ok(Output::Records { schema, batches })
+            }
+        }
+    }
+}
+
+/// A DataFusion session with `information_schema` and tsdb's analyzer rules.
+fn new_session() -> SessionContext {
+    let config = SessionConfig::new().with_information_schema(true);
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .with_analyzer_rules(crate::query::coercion::analyzer_rules())
+        .build();
+    SessionContext::new_with_state(state)
+}
+
+/// Sums the first column (the `count` of a DML plan) over `batches`.
+fn sum_counts(batches: &[RecordBatch]) -> Result<u64> {
+    let mut total = 0u64;
+    for batch in batches {
+        let Some(column) = batch.columns().first() else {
+            continue;
+        };
+        let column = arrow::compute::cast(column, &DataType::UInt64)?;
+        if let Some(counts) = column.as_any().downcast_ref::<UInt64Array>() {
+            total = counts
+                .iter()
+                .flatten()
+                .fold(total, |acc, v| acc.saturating_add(v));
+        }
+    }
+    Ok(total)
 }

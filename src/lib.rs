@@ -2,9 +2,11 @@
 
 #![deny(unsafe_code)]
 
+pub mod catalog;
 pub mod database;
 pub mod engine;
 pub mod error;
+pub mod query;
 pub mod slt;
 pub mod sql;
 

@@ -150,6 +150,17 @@ async fn projection_and_limit() {
     let batches: Vec<RecordBatch> = stream.try_collect().await.unwrap();
     assert_eq!(batches[0].num_columns(), 1);
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+
+    // No column at all (count(*)): batches still carry their row counts.
+    let (schema, stream) = region
+        .scan(ScanRequest {
+            projection: Some(vec![]),
+            ..ScanRequest::default()
+        })
+        .unwrap();
+    assert!(schema.fields().is_empty());
+    let batches: Vec<RecordBatch> = stream.try_collect().await.unwrap();
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{RecordBatch, RecordBatchOptions};
 use arrow::datatypes::SchemaRef;
 use futures::StreamExt;
 
@@ -95,16 +95,15 @@ impl Region {
                         break;
                     }
                     let item = batch.and_then(|b| {
-                        let b = b.project(&positions).map_err(|source| Error::Arrow {
-                            context: "projecting scan output".to_string(),
-                            source,
-                        })?;
-                        RecordBatch::try_new(schema.clone(), b.columns().to_vec()).map_err(|source| {
-                            Error::Arrow {
+                        let columns = positions.iter().map(|&p| b.column(p).clone()).collect();
+                        // Explicit row count: `count(*)` projects no column at all.
+                        let options = RecordBatchOptions::new().with_row_count(Some(b.num_rows()));
+                        RecordBatch::try_new_with_options(schema.clone(), columns, &options).map_err(
+                            |source| Error::Arrow {
                                 context: "scan output schema".to_string(),
                                 source,
-                            }
-                        })
+                            },
+                        )
                     });
                     let failed = item.is_err();
                     if let Ok(b) = &item {

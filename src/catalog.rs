@@ -1,0 +1,242 @@
+//! The catalog: which tables exist, their ids, regions and options.
+//!
+//! Persisted as one object, `catalog/CATALOG` (see [`persist`] and `docs/FORMAT.md`),
+//! replaced atomically and durably on every DDL. Invariants and crash safety:
+//! - CREATE: the region is created first, then the catalog naming it is written.
+//! - DROP: the catalog without the table is written first, then the region is dropped.
+//! - So a crash between the steps leaves at most a region no table names; [`Catalog::open`]
+//!   drops such leftovers. A catalog never names a region that was not created.
+//! - A missing catalog file means a new database; a damaged one is a hard error.
+//!
+//! DDL is serialised by an internal async mutex; lookups take a short read lock.
+
+pub mod builder;
+pub mod error;
+pub mod persist;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use bytes::Bytes;
+use object_store::path::Path;
+
+pub use error::{Error, Result};
+pub use persist::{CatalogData, TableInfo};
+
+use crate::engine::Engine;
+use crate::engine::io::ObjectStorage;
+use crate::engine::metadata::RegionId;
+use crate::engine::region::RegionRef;
+use crate::sql::CreateTable;
+
+/// A table: its catalog entry and its open region.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Table name.
+    pub name: String,
+    /// The persisted entry.
+    pub info: TableInfo,
+    /// The table's (single) region.
+    pub region: RegionRef,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    data: CatalogData,
+    regions: HashMap<String, RegionRef>,
+}
+
+/// The live catalog of an open database.
+#[derive(Debug)]
+pub struct Catalog {
+    engine: Arc<Engine>,
+    storage: ObjectStorage,
+    state: RwLock<State>,
+    ddl: tokio::sync::Mutex<()>,
+}
+
+impl Catalog {
+    /// Loads the catalog from `storage`, opens every table's region and drops regions no
+    /// table names (leftovers of a crash in the middle of CREATE or DROP).
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] for a damaged catalog file, [`Error::Storage`] if it cannot be
+    /// read, [`Error::Engine`] if a region cannot be opened or a leftover dropped.
+    pub async fn open(engine: Arc<Engine>, storage: ObjectStorage) -> Result<Catalog> {
+        let data = match storage.get(&Path::from(persist::CATALOG_PATH)).await {
+            Ok(bytes) => persist::decode(&bytes)?,
+            Err(crate::engine::io::Error::NotFound { .. }) => CatalogData::default(),
+            Err(e) => return Err(e.into()),
+        };
+        let named: HashMap<RegionId, &str> = data
+            .tables
+            .iter()
+            .flat_map(|(name, info)| info.region_ids.iter().map(move |r| (*r, name.as_str())))
+            .collect();
+        for region_id in engine.list_regions().await? {
+            if !named.contains_key(&region_id) {
+                log::warn!(
+                    "dropping region {region_id}: no table in the catalog names it \
+                     (left by an interrupted CREATE or DROP TABLE)"
+                );
+                engine.drop_region(region_id).await?;
+            }
+        }
+        let mut regions = HashMap::new();
+        for (name, info) in &data.tables {
+            // One region per table for now; further ids are opened too so none is orphaned.
+            let mut first = None;
+            for region_id in &info.region_ids {
+                let region = engine.open_region(*region_id).await?;
+                first.get_or_insert(region);
+            }
+            if let Some(region) = first {
+                regions.insert(name.clone(), region);
+            }
+        }
+        Ok(Catalog {
+            engine,
+            storage,
+            state: RwLock::new(State { data, regions }),
+            ddl: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The table named `name`.
+    pub fn table(&self, name: &str) -> Option<Table> {
+        let state = self.read();
+        let info = state.data.tables.get(name)?;
+        let region = state.regions.get(name)?;
+        Some(Table {
+            name: name.to_string(),
+            info: info.clone(),
+            region: region.clone(),
+        })
+    }
+
+    /// Every table, sorted by name.
+    pub fn tables(&self) -> Vec<Table> {
+        let state = self.read();
+        state
+            .data
+            .tables
+            .iter()
+            .filter_map(|(name, info)| {
+                Some(Table {
+                    name: name.clone(),
+                    info: info.clone(),
+                    region: state.regions.get(name)?.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Table names, sorted.
+    pub fn table_names(&self) -> Vec<String> {
+        self.read().data.tables.keys().cloned().collect()
+    }
+
+    /// Creates the table's region, then records the table in the catalog.
+    ///
+    /// # Errors
+    /// [`Error::TableExists`], [`Error::InvalidTable`], [`Error::TableIdsExhausted`], or a
+    /// storage/engine error (after which the table does not exist).
+    pub async fn create_table(&self, create: &CreateTable) -> Result<Table> {
+        let _ddl = self.ddl.lock().await;
+        let (mut data, table_id) = {
+            let state = self.read();
+            if state.data.tables.contains_key(&create.name) {
+                return Err(Error::TableExists {
+                    name: create.name.clone(),
+                });
+            }
+            (state.data.clone(), state.data.next_table_id)
+        };
+        let next = table_id
+            .checked_add(1)
+            .ok_or(Error::TableIdsExhausted { next: table_id })?;
+        let region_id = RegionId::new(table_id, 0);
+        let metadata = builder::region_metadata(create, region_id)?;
+        let region = self.engine.create_region(metadata).await?;
+        // The id is spent even if the catalog write fails below.
+        self.write().data.next_table_id = next;
+
+        let info = TableInfo {
+            table_id,
+            region_ids: vec![region_id],
+            options: create.options.clone(),
+            created_at_ms: chrono::Utc::now().timestamp_millis(),
+        };
+        data.next_table_id = next;
+        data.tables.insert(create.name.clone(), info.clone());
+        if let Err(e) = self.persist(&data).await {
+            if let Err(drop_err) = self.engine.drop_region(region_id).await {
+                log::warn!(
+                    "could not drop region {region_id} after a failed catalog write \
+                     ({drop_err}); it will be dropped at the next open"
+                );
+            }
+            return Err(e);
+        }
+        let mut state = self.write();
+        state.data = data;
+        state.regions.insert(create.name.clone(), region.clone());
+        Ok(Table {
+            name: create.name.clone(),
+            info,
+            region,
+        })
+    }
+
+    /// Removes the table from the catalog, then drops its regions.
+    ///
+    /// # Errors
+    /// [`Error::TableNotFound`], or a storage error writing the catalog (after which the table
+    /// still exists). A failure to drop the region afterwards is only logged: the region is a
+    /// leftover the next open drops.
+    pub async fn drop_table(&self, name: &str) -> Result<TableInfo> {
+        let _ddl = self.ddl.lock().await;
+        let mut data = self.read().data.clone();
+        let info = data
+            .tables
+            .remove(name)
+            .ok_or_else(|| Error::TableNotFound {
+                name: name.to_string(),
+            })?;
+        self.persist(&data).await?;
+        {
+            let mut state = self.write();
+            state.data = data;
+            state.regions.remove(name);
+        }
+        for region_id in &info.region_ids {
+            if let Err(e) = self.engine.drop_region(*region_id).await {
+                log::warn!(
+                    "table '{name}' dropped but its region {region_id} could not be removed \
+                     ({e}); it will be dropped at the next open"
+                );
+            }
+        }
+        Ok(info)
+    }
+
+    async fn persist(&self, data: &CatalogData) -> Result<()> {
+        let bytes = persist::encode(data)?;
+        self.storage
+            .put_durable(&Path::from(persist::CATALOG_PATH), Bytes::from(bytes))
+            .await?;
+        Ok(())
+    }
+}

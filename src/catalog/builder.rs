@@ -1,0 +1,129 @@
+//! Builds the engine's [`RegionMetadata`] from a parsed `CREATE TABLE`.
+
+use crate::catalog::error::{Error, Result};
+use crate::engine::metadata::{ColumnMetadata, RegionId, RegionMetadata, SemanticType};
+use crate::sql::CreateTable;
+
+/// The storage engine tables are created with (GreptimeDB's default).
+pub const DEFAULT_ENGINE: &str = "mito";
+
+/// The schema of region `region_id` for `create`: column ids `0..n` in declaration order.
+///
+/// # Errors
+/// [`Error::InvalidTable`] if the engine is not `mito` or the schema breaks a region
+/// invariant (see [`RegionMetadata::validate`]).
+pub fn region_metadata(create: &CreateTable, region_id: RegionId) -> Result<RegionMetadata> {
+    let invalid = |reason: String| Error::InvalidTable {
+        name: create.name.clone(),
+        reason,
+    };
+    if let Some(engine) = &create.engine
+        && !engine.eq_ignore_ascii_case(DEFAULT_ENGINE)
+    {
+        return Err(invalid(format!(
+            "unsupported engine '{engine}' (only {DEFAULT_ENGINE})"
+        )));
+    }
+    if create.columns.is_empty() {
+        return Err(invalid(
+            "a table needs at least a time index column".to_string(),
+        ));
+    }
+    let mut columns = Vec::with_capacity(create.columns.len());
+    for (i, def) in create.columns.iter().enumerate() {
+        let column_id = u32::try_from(i).map_err(|_| invalid("too many columns".to_string()))?;
+        let semantic_type = if i == create.time_index {
+            SemanticType::Timestamp
+        } else if create.primary_key.contains(&i) {
+            SemanticType::Tag
+        } else {
+            SemanticType::Field
+        };
+        columns.push(ColumnMetadata {
+            name: def.name.clone(),
+            column_id,
+            data_type: def.data_type,
+            semantic_type,
+            nullable: def.nullable && semantic_type != SemanticType::Timestamp,
+            default: def.default.clone(),
+        });
+    }
+    let metadata = RegionMetadata {
+        region_id,
+        columns,
+        primary_key: create.primary_key.clone(),
+        time_index: create.time_index,
+        schema_version: 0,
+    };
+    metadata.validate().map_err(|e| match e {
+        crate::engine::Error::InvalidMetadata { reason, .. } => invalid(reason),
+        other => invalid(other.to_string()),
+    })?;
+    Ok(metadata)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::engine::metadata::ColumnDataType;
+    use crate::sql::ColumnDef;
+
+    fn def(name: &str, data_type: ColumnDataType, semantic_type: SemanticType) -> ColumnDef {
+        ColumnDef {
+            name: name.into(),
+            data_type,
+            semantic_type,
+            nullable: semantic_type != SemanticType::Timestamp,
+            default: None,
+            comment: None,
+        }
+    }
+
+    fn create() -> CreateTable {
+        CreateTable {
+            name: "cpu".into(),
+            if_not_exists: false,
+            columns: vec![
+                def("host", ColumnDataType::String, SemanticType::Tag),
+                def(
+                    "ts",
+                    ColumnDataType::TimestampMillisecond,
+                    SemanticType::Timestamp,
+                ),
+                def("usage", ColumnDataType::Float64, SemanticType::Field),
+            ],
+            time_index: 1,
+            primary_key: vec![0],
+            engine: None,
+            options: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn builds_valid_metadata() {
+        let m = region_metadata(&create(), RegionId::new(5, 0)).unwrap();
+        assert_eq!(m.region_id, RegionId::new(5, 0));
+        let ids: Vec<u32> = m.columns.iter().map(|c| c.column_id).collect();
+        assert_eq!(ids, [0, 1, 2]);
+        assert_eq!(m.columns[0].semantic_type, SemanticType::Tag);
+        assert_eq!(m.columns[1].semantic_type, SemanticType::Timestamp);
+        assert!(!m.columns[1].nullable);
+        assert_eq!(m.columns[2].semantic_type, SemanticType::Field);
+    }
+
+    #[test]
+    fn rejects_bad_tables() {
+        let mut c = create();
+        c.time_index = 2;
+        let err = region_metadata(&c, RegionId::new(1, 0)).unwrap_err();
+        assert!(err.to_string().contains("invalid table 'cpu'"), "{err}");
+        let mut c = create();
+        c.columns[2].name = "host".into();
+        assert!(region_metadata(&c, RegionId::new(1, 0)).is_err());
+        let mut c = create();
+        c.engine = Some("file".into());
+        assert!(region_metadata(&c, RegionId::new(1, 0)).is_err());
+    }
+}

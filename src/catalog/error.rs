@@ -1,0 +1,66 @@
+//! Errors of the catalog.
+
+use crate::engine::codec::DecodeError;
+
+/// What is wrong with a damaged catalog file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CorruptionKind {
+    /// Header or frame damage (magic, version, length, checksum, truncation).
+    #[error("{0}")]
+    Framing(DecodeError),
+    /// The frame has an unknown record type.
+    #[error("unexpected record type {0}")]
+    RecordType(u8),
+    /// Bytes follow the single frame.
+    #[error("{0} unexpected bytes after the catalog record")]
+    TrailingBytes(usize),
+    /// The payload is not the expected JSON.
+    #[error("invalid JSON: {0}")]
+    Json(String),
+    /// The content contradicts itself.
+    #[error("inconsistent content: {0}")]
+    Invalid(String),
+}
+
+/// Errors of catalog operations.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The catalog file is damaged. The database refuses to open rather than start empty.
+    #[error(
+        "catalog file '{path}' is corrupt: {kind}; restore it from a backup (the table data is untouched)"
+    )]
+    Corruption { path: String, kind: CorruptionKind },
+
+    /// The catalog could not be serialised.
+    #[error("cannot encode the catalog: {reason}")]
+    Encode { reason: String },
+
+    /// Reading or writing the catalog file failed.
+    #[error("catalog storage: {0}")]
+    Storage(#[from] crate::engine::io::Error),
+
+    /// The storage engine failed during a catalog operation.
+    #[error(transparent)]
+    Engine(#[from] crate::engine::Error),
+
+    /// A table with this name exists.
+    #[error("Table already exists: {name}")]
+    TableExists { name: String },
+
+    /// No table has this name.
+    #[error("Table not found: {name}")]
+    TableNotFound { name: String },
+
+    /// Every table id has been used.
+    #[error("no table ids left (next_table_id is {next})")]
+    TableIdsExhausted { next: u32 },
+
+    /// A CREATE TABLE describes a schema the engine cannot store.
+    #[error("invalid table '{name}': {reason}")]
+    InvalidTable { name: String, reason: String },
+}
+
+/// Result of catalog operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,190 @@
+//! The persisted catalog object `catalog/CATALOG`: file header (magic `TSCT`, version 1)
+//! followed by exactly one frame (record type [`RECORD_TYPE_CATALOG`]) whose payload is the
+//! JSON of [`CatalogData`]. The layout is specified in `docs/FORMAT.md` (section Catalog).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::error::{CorruptionKind, Error, Result};
+use crate::engine::codec;
+use crate::engine::metadata::RegionId;
+
+/// Object path of the catalog, relative to the data directory.
+pub const CATALOG_PATH: &str = "catalog/CATALOG";
+/// Magic bytes of the catalog file.
+pub const CATALOG_MAGIC: [u8; 4] = *b"TSCT";
+/// Format version written (and the highest read) by this build.
+pub const CATALOG_VERSION: u16 = 1;
+/// Record type of the single frame.
+pub const RECORD_TYPE_CATALOG: u8 = 1;
+
+/// What the catalog knows about one table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableInfo {
+    /// Unique, never reused id.
+    pub table_id: u32,
+    /// The table's regions (one for now: `RegionId::new(table_id, 0)`).
+    pub region_ids: Vec<RegionId>,
+    /// `WITH (...)` options, keys lower-cased.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+}
+
+/// The whole catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogData {
+    /// The id the next created table gets.
+    pub next_table_id: u32,
+    /// Tables by name.
+    pub tables: BTreeMap<String, TableInfo>,
+}
+
+impl Default for CatalogData {
+    fn default() -> Self {
+        CatalogData {
+            next_table_id: 1,
+            tables: BTreeMap::new(),
+        }
+    }
+}
+
+/// Encodes the catalog file.
+///
+/// # Errors
+/// [`Error::Encode`] if JSON serialisation or framing fails.
+pub fn encode(data: &CatalogData) -> Result<Vec<u8>> {
+    let json = serde_json::to_vec(data).map_err(|e| Error::Encode {
+        reason: e.to_string(),
+    })?;
+    let mut buf = Vec::with_capacity(json.len() + 16);
+    codec::encode_header(&mut buf, CATALOG_MAGIC, CATALOG_VERSION);
+    codec::encode_frame(&mut buf, RECORD_TYPE_CATALOG, &json).map_err(|e| Error::Encode {
+        reason: e.to_string(),
+    })?;
+    Ok(buf)
+}
+
+/// Decodes the catalog file; every defect is a [`Error::Corruption`] naming the file.
+///
+/// # Errors
+/// [`Error::Corruption`].
+pub fn decode(bytes: &[u8]) -> Result<CatalogData> {
+    let corrupt = |kind| Error::Corruption {
+        path: CATALOG_PATH.to_string(),
+        kind,
+    };
+    codec::decode_header(bytes, CATALOG_MAGIC, CATALOG_VERSION)
+        .map_err(|e| corrupt(CorruptionKind::Framing(e)))?;
+    let rest = bytes.get(codec::FILE_HEADER_LEN..).unwrap_or_default();
+    let frame = codec::decode_frame(rest).map_err(|e| corrupt(CorruptionKind::Framing(e)))?;
+    if frame.record_type != RECORD_TYPE_CATALOG {
+        return Err(corrupt(CorruptionKind::RecordType(frame.record_type)));
+    }
+    let trailing = rest.len() - frame.encoded_len;
+    if trailing != 0 {
+        return Err(corrupt(CorruptionKind::TrailingBytes(trailing)));
+    }
+    let data: CatalogData = serde_json::from_slice(frame.payload)
+        .map_err(|e| corrupt(CorruptionKind::Json(e.to_string())))?;
+    check(&data).map_err(|reason| corrupt(CorruptionKind::Invalid(reason)))?;
+    Ok(data)
+}
+
+/// Structural checks: ids unique and below `next_table_id`, regions belong to their table.
+fn check(data: &CatalogData) -> std::result::Result<(), String> {
+    let mut ids = std::collections::HashSet::new();
+    for (name, info) in &data.tables {
+        if !ids.insert(info.table_id) {
+            return Err(format!(
+                "table id {} used twice (table '{name}')",
+                info.table_id
+            ));
+        }
+        if info.table_id >= data.next_table_id {
+            return Err(format!(
+                "table '{name}' has id {} but next_table_id is {}",
+                info.table_id, data.next_table_id
+            ));
+        }
+        if info.region_ids.is_empty() {
+            return Err(format!("table '{name}' has no region"));
+        }
+        if let Some(r) = info
+            .region_ids
+            .iter()
+            .find(|r| r.table_id() != info.table_id)
+        {
+            return Err(format!(
+                "table '{name}' (id {}) names region {r}",
+                info.table_id
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> CatalogData {
+        let mut data = CatalogData::default();
+        data.tables.insert(
+            "cpu".into(),
+            TableInfo {
+                table_id: 1,
+                region_ids: vec![RegionId::new(1, 0)],
+                options: BTreeMap::from([("ttl".to_string(), "7d".to_string())]),
+                created_at_ms: 1_700_000_000_000,
+            },
+        );
+        data.next_table_id = 2;
+        data
+    }
+
+    #[test]
+    fn round_trip() {
+        let data = sample();
+        let bytes = encode(&data).unwrap();
+        assert_eq!(&bytes[..4], b"TSCT");
+        assert_eq!(&bytes[4..6], &1u16.to_le_bytes());
+        // format_spec: payload_len at 6..10, record_type at 10, JSON from 11, CRC last.
+        let len = u32::from_le_bytes(bytes[6..10].try_into().unwrap()) as usize;
+        assert_eq!(bytes[10], RECORD_TYPE_CATALOG);
+        assert_eq!(bytes.len(), 11 + len + 4);
+        assert_eq!(bytes[11], b'{');
+        assert_eq!(decode(&bytes).unwrap(), data);
+    }
+
+    #[test]
+    fn damage_is_corruption_naming_the_file() {
+        let bytes = encode(&sample()).unwrap();
+        for cut in [0, 3, 6, 10, bytes.len() - 1] {
+            let err = decode(&bytes[..cut]).unwrap_err();
+            assert!(err.to_string().contains(CATALOG_PATH), "{err}");
+        }
+        for i in 0..bytes.len() {
+            let mut damaged = bytes.clone();
+            damaged[i] ^= 0x40;
+            assert!(decode(&damaged).is_err(), "flip at {i} undetected");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(decode(&longer).is_err());
+    }
+
+    #[test]
+    fn inconsistent_content_is_rejected() {
+        let mut data = sample();
+        data.next_table_id = 1;
+        assert!(decode(&encode(&data).unwrap()).is_err());
+        let mut data = sample();
+        if let Some(info) = data.tables.get_mut("cpu") {
+            info.region_ids = vec![RegionId::new(9, 0)];
+        }
+        assert!(decode(&encode(&data).unwrap()).is_err());
+    }
+}

@@ -1,0 +1,18 @@
+//! All DataFusion code: the table provider over regions, the scan plan, the write sinks,
+//! time-filter extraction and error conversion. Nothing outside this module and
+//! [`crate::database`] touches DataFusion's traits.
+
+pub mod coercion;
+pub mod error;
+pub mod scan_exec;
+pub mod show;
+pub mod sink;
+pub mod table_provider;
+pub mod time_filter;
+
+pub use error::Error;
+pub use scan_exec::RegionScanExec;
+pub use table_provider::TsdbTable;
+
+#[cfg(test)]
+mod tests;

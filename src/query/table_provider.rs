@@ -1,0 +1,224 @@
+//! [`TsdbTable`]: a DataFusion [`TableProvider`] over one region.
+//!
+//! - `scan` pushes the projection, the time range of time index filters (pushed down as
+//!   `Inexact`, so DataFusion still applies them) and the limit into [`RegionScanExec`].
+//! - `insert_into` writes through [`InsertSink`]; `DELETE` scans the matching rows and writes
+//!   tombstones through [`DeleteSink`].
+//! - Column defaults are the stored SQL text, planned once at construction.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use async_trait::async_trait;
+use datafusion::catalog::Session;
+use datafusion::common::{DFSchema, not_impl_err};
+use datafusion::datasource::sink::DataSinkExec;
+use datafusion::datasource::{TableProvider, TableType};
+use datafusion::error::Result;
+use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::filter::FilterExec;
+
+use crate::engine::metadata::RegionMetadataRef;
+use crate::engine::region::RegionRef;
+use crate::engine::time_range::TimeRange;
+use crate::query::error::Error;
+use crate::query::scan_exec::RegionScanExec;
+use crate::query::sink::{DeleteSink, InsertSink};
+use crate::query::time_filter::{TimeIndex, extract_time_range, is_time_filter};
+
+/// A tsdb table as seen by DataFusion.
+#[derive(Debug)]
+pub struct TsdbTable {
+    name: String,
+    region: RegionRef,
+    metadata: RegionMetadataRef,
+    schema: SchemaRef,
+    /// Planned `DEFAULT` expressions by column name.
+    defaults: HashMap<String, Expr>,
+}
+
+impl TsdbTable {
+    /// A provider for table `name` stored in `region`; `state` plans the column defaults.
+    ///
+    /// # Errors
+    /// [`Error::InvalidDefault`] if a stored default does not plan.
+    pub fn try_new(
+        name: impl Into<String>,
+        region: RegionRef,
+        state: &SessionState,
+    ) -> Result<Self, Error> {
+        let name = name.into();
+        let metadata = region.metadata();
+        let defaults = plan_defaults(&name, &metadata, state)?;
+        Ok(TsdbTable {
+            schema: metadata.arrow_schema(),
+            name,
+            region,
+            metadata,
+            defaults,
+        })
+    }
+
+    /// The table name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The region holding the rows.
+    pub fn region(&self) -> &RegionRef {
+        &self.region
+    }
+
+    /// The region schema.
+    pub fn metadata(&self) -> &RegionMetadataRef {
+        &self.metadata
+    }
+
+    fn time_index(&self) -> TimeIndex<'_> {
+        let column = self.metadata.time_index_column();
+        let unit = match column.data_type.to_arrow() {
+            DataType::Timestamp(unit, _) => unit,
+            // validate() guarantees a timestamp; fall back to the default unit.
+            _ => TimeUnit::Millisecond,
+        };
+        TimeIndex {
+            name: &column.name,
+            unit,
+        }
+    }
+
+    fn time_range(&self, filters: &[Expr]) -> TimeRange {
+        extract_time_range(filters, &self.time_index())
+    }
+
+    fn scan_exec(
+        &self,
+        projection: Option<&Vec<usize>>,
+        time_range: TimeRange,
+        limit: Option<usize>,
+    ) -> Result<RegionScanExec> {
+        let schema = match projection {
+            Some(p) => Arc::new(self.schema.project(p)?),
+            None => self.schema.clone(),
+        };
+        Ok(RegionScanExec::new(
+            self.name.clone(),
+            self.region.clone(),
+            schema,
+            projection.cloned(),
+            time_range,
+            limit,
+        ))
+    }
+}
+
+/// Plans every column's `DEFAULT` text into an [`Expr`] (no column references allowed).
+///
+/// # Errors
+/// [`Error::InvalidDefault`] naming the column.
+pub fn plan_defaults(
+    table: &str,
+    metadata: &RegionMetadataRef,
+    state: &SessionState,
+) -> Result<HashMap<String, Expr>, Error> {
+    let empty = DFSchema::empty();
+    let mut defaults = HashMap::new();
+    for column in &metadata.columns {
+        if let Some(text) = &column.default {
+            let expr = state.create_logical_expr(text, &empty).map_err(|source| {
+                Error::InvalidDefault {
+                    table: table.to_string(),
+                    column: column.name.clone(),
+                    default: text.clone(),
+                    source: Box::new(source),
+                }
+            })?;
+            defaults.insert(column.name.clone(), expr);
+        }
+    }
+    Ok(defaults)
+}
+
+#[async_trait]
+impl TableProvider for TsdbTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn get_column_default(&self, column: &str) -> Option<&Expr> {
+        self.defaults.get(column)
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let exec = self.scan_exec(projection, self.time_range(filters), limit)?;
+        Ok(Arc::new(exec))
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        let time_index = self.time_index();
+        Ok(filters
+            .iter()
+            .map(|f| {
+                if is_time_filter(f, &time_index) {
+                    TableProviderFilterPushDown::Inexact
+                } else {
+                    TableProviderFilterPushDown::Unsupported
+                }
+            })
+            .collect())
+    }
+
+    async fn insert_into(
+        &self,
+        _state: &dyn Session,
+        input: Arc<dyn ExecutionPlan>,
+        insert_op: InsertOp,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if insert_op != InsertOp::Append {
+            return not_impl_err!("{insert_op} is not supported for table '{}'", self.name);
+        }
+        let sink = InsertSink::new(
+            self.name.clone(),
+            self.region.clone(),
+            self.metadata.clone(),
+        );
+        Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
+    }
+
+    async fn delete_from(
+        &self,
+        state: &dyn Session,
+        filters: Vec<Expr>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let scan: Arc<dyn ExecutionPlan> =
+            Arc::new(self.scan_exec(None, self.time_range(&filters), None)?);
+        let input = match conjunction(filters) {
+            Some(predicate) => {
+                let df_schema = DFSchema::try_from(self.schema.clone())?;
+                let predicate = state.create_physical_expr(predicate, &df_schema)?;
+                Arc::new(FilterExec::try_new(predicate, scan)?) as Arc<dyn ExecutionPlan>
+            }
+            None => scan,
+        };
+        let sink = DeleteSink::new(self.name.clone(), self.region.clone(), &self.schema);
+        Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
+    }
+}
