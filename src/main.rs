@@ -1,1 +1,191 @@
-fn main(){}
+//! `tsdb-shell`: the command-line entry point. Parses the arguments, starts the tokio runtime
+//! and hands over to [`shell`]. anyhow is allowed here and in `shell/` only.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod shell;
+
+use shell::{OutputFormat, ShellOptions};
+
+/// Interactive SQL shell for the tsdb embedded time-series database.
+///
+/// Without -c/-f, reads SQL from the terminal (a REPL with history) or, when stdin is not a
+/// terminal, executes the statements piped on stdin as soon as each one is complete.
+#[derive(Debug, Parser)]
+#[command(name = "tsdb-shell", version)]
+#[command(
+    after_help = "Exit status: 0 if every statement succeeded, 1 if any failed \
+                        (or the database could not be opened).\n\n\
+                        Examples:\n  \
+                        tsdb-shell ./data -c 'SHOW TABLES'\n  \
+                        tsdb-shell ./data -f schema.sql -f load.sql --format csv\n  \
+                        tsdb-shell ./data < script.sql\n  \
+                        tsdb-shell /tmp/slt-data --slt sql-tests/query.slt"
+)]
+struct Args {
+    /// Database directory: opened, or created if missing.
+    #[arg(value_name = "DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+
+    /// Run SQL (one or more `;`-separated statements) and exit. May be repeated; runs in order
+    /// with --file.
+    #[arg(
+        short = 'c',
+        long = "command",
+        value_name = "SQL",
+        allow_hyphen_values = true
+    )]
+    commands: Vec<String>,
+
+    /// Run the SQL script in PATH and exit. May be repeated; runs in order with --command.
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    files: Vec<PathBuf>,
+
+    /// How result sets are printed. In csv and json modes, `Affected Rows: N` goes to stderr so
+    /// that stdout stays machine-readable.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
+
+    /// Stop at the first failing statement (exit status 1).
+    #[arg(long)]
+    bail: bool,
+
+    /// Run a sqllogictest file against DATA_DIR instead of starting the shell. May be repeated:
+    /// files run in order on the same DATA_DIR (start from an empty one); prints a line per file
+    /// and a summary, failure details on stderr, and exits 1 if any file fails.
+    #[arg(long = "slt", value_name = "FILE", conflicts_with_all = ["commands", "files"])]
+    slt_files: Vec<PathBuf>,
+}
+
+/// Which -c/-f arguments were given, in command-line order.
+fn ordered_sources(matches: &clap::ArgMatches, args: &Args) -> Vec<shell::Source> {
+    let mut sources: Vec<(usize, shell::Source)> = Vec::new();
+    if let Some(indices) = matches.indices_of("commands") {
+        sources.extend(indices.zip(args.commands.iter().cloned().map(shell::Source::Command)));
+    }
+    if let Some(indices) = matches.indices_of("files") {
+        sources.extend(indices.zip(args.files.iter().cloned().map(shell::Source::File)));
+    }
+    sources.sort_by_key(|(index, _)| *index);
+    sources.into_iter().map(|(_, source)| source).collect()
+}
+
+fn main() -> ExitCode {
+    let matches = <Args as clap::CommandFactory>::command().get_matches();
+    let args = match <Args as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(args) => args,
+        Err(err) => err.exit(),
+    };
+    let options = ShellOptions {
+        sources: ordered_sources(&matches, &args),
+        data_dir: args.data_dir,
+        format: args.format,
+        bail: args.bail,
+        slt_files: args.slt_files,
+    };
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("Error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(shell::run(options));
+    // Background tasks of a failed open, if any, must not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(argv: &[&str]) -> (Args, Vec<shell::Source>) {
+        let matches = <Args as clap::CommandFactory>::command()
+            .try_get_matches_from(argv)
+            .unwrap();
+        let args = <Args as clap::FromArgMatches>::from_arg_matches(&matches).unwrap();
+        let sources = ordered_sources(&matches, &args);
+        (args, sources)
+    }
+
+    #[test]
+    fn defaults() {
+        let (args, sources) = parse(&["tsdb-shell"]);
+        assert_eq!(args.data_dir, PathBuf::from("./data"));
+        assert_eq!(args.format, OutputFormat::Table);
+        assert!(!args.bail);
+        assert!(sources.is_empty());
+        assert!(args.slt_files.is_empty());
+    }
+
+    #[test]
+    fn commands_and_files_keep_command_line_order() {
+        let (args, sources) = parse(&[
+            "tsdb-shell",
+            "dir",
+            "-f",
+            "a.sql",
+            "-c",
+            "SELECT 1",
+            "--file",
+            "b.sql",
+            "--command=SELECT 2",
+            "--format",
+            "csv",
+            "--bail",
+        ]);
+        assert_eq!(args.data_dir, PathBuf::from("dir"));
+        assert_eq!(args.format, OutputFormat::Csv);
+        assert!(args.bail);
+        assert_eq!(
+            sources,
+            vec![
+                shell::Source::File("a.sql".into()),
+                shell::Source::Command("SELECT 1".into()),
+                shell::Source::File("b.sql".into()),
+                shell::Source::Command("SELECT 2".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn slt_conflicts_with_commands() {
+        let result = <Args as clap::CommandFactory>::command().try_get_matches_from([
+            "tsdb-shell",
+            "--slt",
+            "x.slt",
+            "-c",
+            "SELECT 1",
+        ]);
+        assert!(result.is_err());
+        let (args, _) = parse(&["tsdb-shell", "d", "--slt", "a.slt", "--slt", "b.slt"]);
+        assert_eq!(
+            args.slt_files,
+            vec![PathBuf::from("a.slt"), PathBuf::from("b.slt")]
+        );
+    }
+
+    #[test]
+    fn json_format_and_bad_format() {
+        let (args, _) = parse(&["tsdb-shell", "--format", "json"]);
+        assert_eq!(args.format, OutputFormat::Json);
+        assert!(
+            <Args as clap::CommandFactory>::command()
+                .try_get_matches_from(["tsdb-shell", "--format", "xml"])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn clap_definition_is_valid() {
+        <Args as clap::CommandFactory>::command().debug_assert();
+    }
+}

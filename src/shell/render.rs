@@ -1,0 +1,296 @@
+//! Result-set rendering: `table` (comfy-table), `csv` (RFC 4180) and `json` (one array of
+//! objects per result set). Every renderer returns the complete text, ending in a newline.
+//!
+//! Value conventions: timestamps are ISO 8601 (`2013-01-01T06:00:00`, a fraction only when it is
+//! non-zero); NULL is `NULL` in tables, an empty field in CSV (an empty string is `""`) and
+//! `null` in JSON.
+
+use arrow::array::{Array, RecordBatch};
+use arrow::datatypes::Schema;
+use arrow::error::ArrowError;
+use arrow::json::writer::{JsonArray, WriterBuilder};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use comfy_table::{Cell, Table};
+
+/// Output format of result sets (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Boxed ASCII table; NULL shown as `NULL`.
+    #[default]
+    Table,
+    /// RFC 4180 CSV with one header line; NULL is an empty field.
+    Csv,
+    /// A JSON array of objects per result set; NULL is `null`.
+    Json,
+}
+
+/// `%.f` prints nothing when the fraction is zero, else 3, 6 or 9 digits.
+const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.f";
+
+/// The same borders as arrow's pretty printer (MySQL style).
+const TABLE_PRESET: &str = "||--+-++|    ++++++";
+
+/// Renders one result set in `format`.
+pub fn render(
+    format: OutputFormat,
+    schema: &Schema,
+    batches: &[RecordBatch],
+) -> Result<String, ArrowError> {
+    match format {
+        OutputFormat::Table => render_table(schema, batches),
+        OutputFormat::Csv => render_csv(schema, batches),
+        OutputFormat::Json => render_json(batches),
+    }
+}
+
+fn format_options(null: &str) -> FormatOptions<'_> {
+    FormatOptions::new()
+        .with_null(null)
+        .with_timestamp_format(Some(TIMESTAMP_FORMAT))
+        .with_display_error(false)
+}
+
+/// A boxed table with a header row; an empty result still shows the header.
+pub fn render_table(schema: &Schema, batches: &[RecordBatch]) -> Result<String, ArrowError> {
+    if schema.fields().is_empty() {
+        return Ok(String::from("(no columns)\n"));
+    }
+    let mut table = Table::new();
+    table.load_preset(TABLE_PRESET);
+    table.set_header(schema.fields().iter().map(|field| Cell::new(field.name())));
+    let options = format_options("NULL");
+    for batch in batches {
+        let formatters = formatters(batch, &options)?;
+        for row in 0..batch.num_rows() {
+            let mut cells = Vec::with_capacity(formatters.len());
+            for formatter in &formatters {
+                cells.push(Cell::new(formatter.value(row).try_to_string()?));
+            }
+            table.add_row(cells);
+        }
+    }
+    Ok(format!("{table}\n"))
+}
+
+/// RFC 4180: a header line, then one line per row, fields quoted only when needed. NULL is an
+/// empty field and the empty string is `""`, so the two stay distinguishable.
+pub fn render_csv(schema: &Schema, batches: &[RecordBatch]) -> Result<String, ArrowError> {
+    let mut out = String::new();
+    let header: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|field| csv_field(field.name()))
+        .collect();
+    out.push_str(&header.join(","));
+    out.push('\n');
+    let options = format_options("");
+    for batch in batches {
+        let formatters = formatters(batch, &options)?;
+        for row in 0..batch.num_rows() {
+            for (index, formatter) in formatters.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                if batch.column(index).is_null(row) {
+                    continue;
+                }
+                let value = formatter.value(row).try_to_string()?;
+                if value.is_empty() {
+                    out.push_str("\"\"");
+                } else {
+                    out.push_str(&csv_field(&value));
+                }
+            }
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+/// Quotes a field if it contains a comma, a quote or a line break (doubling quotes inside).
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_string()
+    }
+}
+
+/// One JSON array of objects per result set (arrow's `ArrayWriter`), NULLs written as `null`.
+pub fn render_json(batches: &[RecordBatch]) -> Result<String, ArrowError> {
+    let mut buffer = Vec::new();
+    {
+        let mut writer = WriterBuilder::new()
+            .with_explicit_nulls(true)
+            .with_timestamp_format(TIMESTAMP_FORMAT.to_string())
+            .build::<_, JsonArray>(&mut buffer);
+        for batch in batches {
+            writer.write(batch)?;
+        }
+        writer.finish()?;
+    }
+    let mut text =
+        String::from_utf8(buffer).map_err(|err| ArrowError::ExternalError(Box::new(err)))?;
+    text.push('\n');
+    Ok(text)
+}
+
+fn formatters<'a>(
+    batch: &'a RecordBatch,
+    options: &FormatOptions<'a>,
+) -> Result<Vec<ArrayFormatter<'a>>, ArrowError> {
+    batch
+        .columns()
+        .iter()
+        .map(|column| ArrayFormatter::try_new(column.as_ref(), options))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{
+        BooleanArray, Float64Array, Int64Array, StringArray, TimestampMillisecondArray,
+    };
+    use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+    use super::*;
+
+    fn sample() -> (SchemaRef, Vec<RecordBatch>) {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("host", DataType::Utf8, true),
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Millisecond, None),
+                false,
+            ),
+            Field::new("cpu", DataType::Float64, true),
+            Field::new("n", DataType::Int64, true),
+            Field::new("ok", DataType::Boolean, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec![
+                    Some("a,b"),
+                    Some("say \"hi\""),
+                    None,
+                    Some(""),
+                ])),
+                Arc::new(TimestampMillisecondArray::from(vec![
+                    1_357_020_000_000,
+                    1_357_020_000_250,
+                    0,
+                    1_357_020_001_000,
+                ])),
+                Arc::new(Float64Array::from(vec![
+                    Some(0.5),
+                    None,
+                    Some(2.0),
+                    Some(-1.25),
+                ])),
+                Arc::new(Int64Array::from(vec![Some(1), Some(2), None, Some(4)])),
+                Arc::new(BooleanArray::from(vec![
+                    Some(true),
+                    Some(false),
+                    None,
+                    Some(true),
+                ])),
+            ],
+        )
+        .unwrap();
+        (schema, vec![batch])
+    }
+
+    #[test]
+    fn csv_quotes_nulls_and_timestamps() {
+        let (schema, batches) = sample();
+        let text = render_csv(&schema, &batches).unwrap();
+        assert_eq!(
+            text,
+            "host,ts,cpu,n,ok\n\
+             \"a,b\",2013-01-01T06:00:00,0.5,1,true\n\
+             \"say \"\"hi\"\"\",2013-01-01T06:00:00.250,,2,false\n\
+             ,1970-01-01T00:00:00,2.0,,\n\
+             \"\",2013-01-01T06:00:01,-1.25,4,true\n"
+        );
+    }
+
+    #[test]
+    fn csv_empty_result_has_header_only() {
+        let (schema, _) = sample();
+        assert_eq!(render_csv(&schema, &[]).unwrap(), "host,ts,cpu,n,ok\n");
+        let empty = RecordBatch::new_empty(schema.clone());
+        assert_eq!(render_csv(&schema, &[empty]).unwrap(), "host,ts,cpu,n,ok\n");
+    }
+
+    #[test]
+    fn csv_header_is_quoted_when_needed() {
+        let schema = Schema::new(vec![Field::new("count(a,b)", DataType::Int64, true)]);
+        assert_eq!(render_csv(&schema, &[]).unwrap(), "\"count(a,b)\"\n");
+    }
+
+    #[test]
+    fn json_array_with_explicit_nulls() {
+        let (_, batches) = sample();
+        let text = render_json(&batches).unwrap();
+        assert!(text.ends_with("]\n"), "{text}");
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let rows = value.as_array().unwrap();
+        assert_eq!(rows.len(), 4);
+        assert_eq!(rows[0]["host"], "a,b");
+        assert_eq!(rows[0]["ts"], "2013-01-01T06:00:00");
+        assert_eq!(rows[0]["cpu"], 0.5);
+        assert_eq!(rows[0]["n"], 1);
+        assert_eq!(rows[0]["ok"], true);
+        assert_eq!(rows[1]["ts"], "2013-01-01T06:00:00.250");
+        assert!(rows[1]["cpu"].is_null());
+        assert!(rows[2].as_object().unwrap().contains_key("host"));
+        assert!(rows[2]["host"].is_null());
+        assert_eq!(rows[3]["host"], "");
+    }
+
+    #[test]
+    fn json_empty_result_is_empty_array() {
+        assert_eq!(render_json(&[]).unwrap(), "[]\n");
+    }
+
+    #[test]
+    fn table_shows_header_and_null() {
+        let (schema, batches) = sample();
+        let text = render_table(&schema, &batches).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 8, "{text}");
+        assert!(
+            lines[0].starts_with("+-") && lines[0].ends_with("-+"),
+            "{text}"
+        );
+        assert!(
+            lines[1].contains("| host ") && lines[1].contains("| ok "),
+            "{text}"
+        );
+        assert!(
+            lines[3].contains("| a,b ") && lines[3].contains("2013-01-01T06:00:00 "),
+            "{text}"
+        );
+        assert!(lines[5].starts_with("| NULL "), "{text}");
+        assert!(text.ends_with("+\n"));
+    }
+
+    #[test]
+    fn table_empty_result_shows_header() {
+        let (schema, _) = sample();
+        let text = render_table(&schema, &[]).unwrap();
+        assert_eq!(text.lines().count(), 4, "{text}");
+        assert!(text.contains("| host | ts | cpu | n | ok |"), "{text}");
+    }
+
+    #[test]
+    fn table_without_columns() {
+        assert_eq!(
+            render_table(&Schema::empty(), &[]).unwrap(),
+            "(no columns)\n"
+        );
+    }
+}
