@@ -21,9 +21,9 @@ pub enum Error {
     #[error(transparent)]
     Storage(#[from] crate::engine::io::Error),
 
-    /// SST read or write failure.
+    /// SST read or write failure (boxed: it is the largest variant).
     #[error(transparent)]
-    Sst(#[from] crate::engine::sst::Error),
+    Sst(Box<crate::engine::sst::Error>),
 
     /// Region metadata breaks an invariant.
     #[error("invalid metadata for region {region_id}: {reason}")]
@@ -74,3 +74,9 @@ pub enum Error {
 
 /// Result of engine operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<crate::engine::sst::Error> for Error {
+    fn from(error: crate::engine::sst::Error) -> Self {
+        Error::Sst(Box::new(error))
+    }
+}

@@ -1,13 +1,14 @@
 //! A region: one LSM tree (WAL, memtables, SSTs, manifest) holding rows of one schema in the
 //! row model `tag..., ts -> field...` (mito2's `MitoRegion`).
 //!
-//! Write path: validate → take the writer lock → assign sequences → append to the WAL and
-//! wait for its fsync → insert into the mutable memtable → release. A write is acknowledged
-//! only after that, so acknowledged means durable. When the mutable memtable passes its size
+//! Write path: validate → take the writer lock → assign sequences → submit to the WAL →
+//! release the lock → wait for the fsync (writes waiting together share one: group commit)
+//! → insert into the mutable memtable. A write is acknowledged only after that, so
+//! acknowledged means durable. When the mutable memtable passes its size
 //! limit it is frozen (and the WAL rolled to a new segment) under the writer lock, and a
 //! background flush turns it into an SST.
 //!
-//! Lock order: `writer` before `flush_lock` before `manifest`; `VersionControl`'s lock is
+//! Lock order: `writer` before `insert_gate`, `flush_lock` before `manifest`; `VersionControl`'s lock is
 //! only held for pointer swaps.
 
 mod flush;
@@ -82,9 +83,12 @@ struct WriterState {
 pub struct Region {
     pub(crate) region_id: RegionId,
     pub(crate) storage: ObjectStorage,
-    wal: Wal,
+    pub(crate) wal: Wal,
     pub(crate) version: VersionControl,
     writer: tokio::sync::Mutex<WriterState>,
+    /// Read-held by each write from WAL submission until its memtable insert; write-held
+    /// by a freeze.
+    insert_gate: Arc<tokio::sync::RwLock<()>>,
     /// Serialises flushes and compactions (structural changes of the file set).
     pub(crate) flush_lock: tokio::sync::Mutex<()>,
     pub(crate) manifest: tokio::sync::Mutex<RegionManifestManager>,
@@ -138,19 +142,32 @@ impl Region {
             self.flush_immutables().await?;
         }
         let mut writer = self.writer.lock().await;
+        // Held until the rows are in the memtable: a freeze waits for in-flight writes, so
+        // every row at or below a frozen memtable's sequences is in that memtable.
+        let in_flight = self.insert_gate.clone().read_owned().await;
         let sequence = writer.next_sequence;
         let entry = WalEntry {
             sequence,
             op_type,
             batch,
         };
-        self.wal.append(entry.clone()).await?;
+        let ticket = self.wal.submit(&entry)?;
         writer.next_sequence += rows as u64;
+        // Waiting outside the writer lock lets concurrent writes share one fsync.
+        drop(writer);
+        ticket.wait().await?;
         let version = self.version.current();
         version.mutable.write(&entry.batch, sequence, op_type)?;
-        if version.mutable.size_bytes() >= self.options.memtable_size_limit_bytes {
-            self.freeze(&mut writer).await?;
-            self.schedule_flush();
+        let full = version.mutable.size_bytes() >= self.options.memtable_size_limit_bytes;
+        drop(in_flight);
+        if full {
+            let mut writer = self.writer.lock().await;
+            let still_full = self.version.current().mutable.size_bytes()
+                >= self.options.memtable_size_limit_bytes;
+            if still_full {
+                self.freeze(&mut writer).await?;
+                self.schedule_flush();
+            }
         }
         Ok(rows)
     }
@@ -158,6 +175,7 @@ impl Region {
     /// Freezes the mutable memtable (if it has rows): later writes go to a new memtable and
     /// a new WAL segment. Requires the writer lock (the guard is the proof).
     async fn freeze(&self, writer: &mut tokio::sync::MutexGuard<'_, WriterState>) -> Result<()> {
+        let _no_writes_in_flight = self.insert_gate.write().await;
         let version = self.version.current();
         if version.mutable.is_empty() {
             return Ok(());

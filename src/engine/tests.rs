@@ -216,3 +216,37 @@ impl RegionMetadata {
         Arc::new(arrow::datatypes::Schema::new(fields))
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_to_one_region_share_fsyncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = EngineOptions::new(dir.path());
+    // Small memtables: freezes and flushes interleave with the writers.
+    options.memtable_size_limit_bytes = 16 << 10;
+    let engine = Engine::open(options).await.unwrap();
+    let region = engine.create_region(metadata()).await.unwrap();
+    let writers: Vec<_> = (0..32)
+        .map(|i| {
+            let region = region.clone();
+            tokio::spawn(async move {
+                for j in 0..20 {
+                    let host = format!("h{i}");
+                    region.write(batch(&[(host.as_str(), j, j as f64)])).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    assert!(
+        region.wal.sync_count() < 640,
+        "{} fsyncs for 640 writes",
+        region.wal.sync_count()
+    );
+    assert_eq!(scan(&region, ScanRequest::default()).await.len(), 640);
+    engine.close().await.unwrap();
+    let engine = Engine::open(EngineOptions::new(dir.path())).await.unwrap();
+    let region = engine.open_region(RegionId::new(1, 0)).await.unwrap();
+    assert_eq!(scan(&region, ScanRequest::default()).await.len(), 640);
+}

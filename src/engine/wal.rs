@@ -288,6 +288,17 @@ impl Wal {
     /// [`Error::SequenceRegression`] if `entry.sequence` is not above every sequence the log
     /// held at open, [`Error::WriterStopped`] after [`Wal::close`].
     pub async fn append(&self, entry: WalEntry) -> Result<()> {
+        self.submit(&entry)?.wait().await
+    }
+
+    /// Enqueues `entry` for the writer thread and returns at once; the returned ticket
+    /// resolves when the entry is durable. Entries are written in submission order, so a
+    /// caller that submits under its own lock and waits after releasing it lets concurrent
+    /// writers share one fsync (group commit).
+    ///
+    /// # Errors
+    /// As [`Wal::append`], for the checks made before enqueueing.
+    pub fn submit(&self, entry: &WalEntry) -> Result<AppendTicket> {
         self.shared.check_poisoned()?;
         if let Some(recovered) = self.recovered_max.filter(|max| entry.sequence <= *max) {
             return Err(Error::SequenceRegression {
@@ -295,14 +306,17 @@ impl Wal {
                 recovered,
             });
         }
-        let frame = entry::encode_entry_frame(&entry)?;
+        let frame = entry::encode_entry_frame(entry)?;
         let (ack, done) = oneshot::channel();
         self.send(Request::Append {
             frame,
             last_sequence: entry.last_sequence(),
             ack,
         })?;
-        done.await.map_err(|_| self.stopped())?
+        Ok(AppendTicket {
+            done,
+            shared: self.shared.clone(),
+        })
     }
 
     /// Makes later appends go to a new segment (called when a memtable is frozen), so that
@@ -440,4 +454,30 @@ fn decode_frame_entry(
         return Err(corruption(CorruptionKind::UnknownRecordType(record_type)));
     }
     entry::decode_entry(payload).map_err(corruption)
+}
+
+/// Resolves when a submitted entry is durable; see [`Wal::submit`].
+#[derive(Debug)]
+#[must_use = "an entry is acknowledged only once its ticket resolves"]
+pub struct AppendTicket {
+    done: oneshot::Receiver<Result<()>>,
+    shared: Arc<writer::Shared>,
+}
+
+impl AppendTicket {
+    /// Waits until the entry is fsynced.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`] if the write or fsync failed, [`Error::WriterStopped`] if the
+    /// writer stopped first.
+    pub async fn wait(self) -> Result<()> {
+        match self.done.await {
+            Ok(result) => result,
+            Err(_) => Err(self
+                .shared
+                .check_poisoned()
+                .err()
+                .unwrap_or(Error::WriterStopped)),
+        }
+    }
 }

@@ -347,7 +347,43 @@ pub(crate) fn is_word(token: &Token, word: &str) -> bool {
 
 /// Whether `word` is an unquoted SQL keyword (GreptimeDB rejects those as column names).
 pub(crate) fn is_keyword(word: &Word) -> bool {
-    word.quote_style.is_none() && word.keyword != Keyword::NoKeyword
+    word.quote_style.is_none() && is_reserved(word.keyword)
+}
+
+/// Keywords that cannot name a column unquoted: those sqlparser reserves as column or table
+/// aliases (a column named `where` would break every query) and the words a column
+/// definition or expression gives meaning to. Non-reserved keywords such as `region`,
+/// `value`, `time` or `hour` stay usable, as the TSBS schema needs.
+fn is_reserved(keyword: Keyword) -> bool {
+    use sqlparser::keywords::{RESERVED_FOR_COLUMN_ALIAS, RESERVED_FOR_TABLE_ALIAS};
+    const EXTRA: &[Keyword] = &[
+        Keyword::FROM,
+        Keyword::AND,
+        Keyword::OR,
+        Keyword::NOT,
+        Keyword::NULL,
+        Keyword::TRUE,
+        Keyword::FALSE,
+        Keyword::AS,
+        Keyword::CASE,
+        Keyword::WHEN,
+        Keyword::THEN,
+        Keyword::ELSE,
+        Keyword::END,
+        Keyword::DEFAULT,
+        Keyword::PRIMARY,
+        Keyword::DISTINCT,
+        Keyword::ALL,
+        Keyword::IS,
+        Keyword::IN,
+        Keyword::BETWEEN,
+        Keyword::LIKE,
+        Keyword::COMMENT,
+    ];
+    keyword != Keyword::NoKeyword
+        && (RESERVED_FOR_COLUMN_ALIAS.contains(&keyword)
+            || RESERVED_FOR_TABLE_ALIAS.contains(&keyword)
+            || EXTRA.contains(&keyword))
 }
 
 /// Unquoted identifiers are lower-cased; quoted ones keep their case.

@@ -128,6 +128,7 @@ impl Region {
                 next_sequence,
                 next_memtable_id: 1,
             }),
+            insert_gate: Arc::new(tokio::sync::RwLock::new(())),
             flush_lock: tokio::sync::Mutex::new(()),
             manifest: tokio::sync::Mutex::new(manifest),
             options,

@@ -13,7 +13,8 @@
 //! key is given inline on one column or as one constraint, never both; primary-key columns are
 //! tags (nullable by default), the time index is the timestamp, all other columns are fields;
 //! column names are unique; `ENGINE` is `mito`; `WITH` keys are lower-cased and must be known
-//! mito options. Unquoted keywords are rejected as column names, as in GreptimeDB.
+//! mito options. Unquoted *reserved* keywords (e.g. `select`, `where`) are rejected as column
+//! names; non-reserved ones (`region`, `value`, `time`) are ordinary names.
 
 use std::collections::BTreeMap;
 
