@@ -84,7 +84,9 @@ impl Engine {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                let Some(regions) = timer_regions.upgrade() else { return };
+                let Some(regions) = timer_regions.upgrade() else {
+                    return;
+                };
                 let open: Vec<RegionRef> = match regions.read() {
                     Ok(map) => map.values().cloned().collect(),
                     Err(_) => return,
@@ -113,7 +115,10 @@ impl Engine {
     }
 
     fn wal_dir(&self, region_id: RegionId) -> PathBuf {
-        self.options.data_dir.join("wal").join(region_id.to_string())
+        self.options
+            .data_dir
+            .join("wal")
+            .join(region_id.to_string())
     }
 
     fn insert(&self, region: RegionRef) -> RegionRef {
@@ -167,7 +172,11 @@ impl Engine {
     /// # Errors
     /// Storage errors.
     pub async fn drop_region(&self, region_id: RegionId) -> Result<()> {
-        let removed = self.regions.write().ok().and_then(|mut map| map.remove(&region_id));
+        let removed = self
+            .regions
+            .write()
+            .ok()
+            .and_then(|mut map| map.remove(&region_id));
         if let Some(region) = removed {
             region.close().await?;
         }
@@ -198,7 +207,11 @@ impl Engine {
         let mut ids = std::collections::BTreeSet::new();
         let root = object_store::path::Path::from("regions");
         for (path, _) in self.storage.list(&root).await? {
-            if let Some(id) = path.parts().nth(1).and_then(|p| parse_region_dir(p.as_ref())) {
+            if let Some(id) = path
+                .parts()
+                .nth(1)
+                .and_then(|p| parse_region_dir(p.as_ref()))
+            {
                 ids.insert(id);
             }
         }

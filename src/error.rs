@@ -17,7 +17,7 @@ pub enum Error {
 
     /// Query planning or execution failure reported by DataFusion.
     #[error(transparent)]
-    DataFusion(DataFusionError),
+    DataFusion(Box<DataFusionError>),
 
     /// The SQL text does not parse or is not valid tsdb SQL.
     #[error(transparent)]
@@ -68,7 +68,7 @@ impl From<DataFusionError> for Error {
     fn from(e: DataFusionError) -> Self {
         match unwrap_external(e) {
             Unwrapped::Query(q) => Error::from(q),
-            Unwrapped::DataFusion(e) => Error::DataFusion(e),
+            Unwrapped::DataFusion(e) => Error::DataFusion(Box::new(e)),
         }
     }
 }
@@ -95,6 +95,6 @@ impl From<crate::catalog::Error> for Error {
 
 impl From<arrow::error::ArrowError> for Error {
     fn from(e: arrow::error::ArrowError) -> Self {
-        Error::DataFusion(DataFusionError::ArrowError(Box::new(e), None))
+        Error::DataFusion(Box::new(DataFusionError::ArrowError(Box::new(e), None)))
     }
 }

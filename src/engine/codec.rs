@@ -77,9 +77,8 @@ pub fn encode_frame(buf: &mut Vec<u8>, record_type: u8, payload: &[u8]) -> Resul
     if payload.len() > MAX_PAYLOAD_LEN {
         return Err(DecodeError::LengthTooLarge { len: payload.len() });
     }
-    let len = u32::try_from(payload.len()).map_err(|_| DecodeError::LengthTooLarge {
-        len: payload.len(),
-    })?;
+    let len = u32::try_from(payload.len())
+        .map_err(|_| DecodeError::LengthTooLarge { len: payload.len() })?;
     let start = buf.len();
     buf.extend_from_slice(&len.to_le_bytes());
     buf.push(record_type);
@@ -110,7 +109,9 @@ pub fn decode_frame(buf: &[u8]) -> Result<Frame<'_>, DecodeError> {
         needed,
         available: buf.len(),
     };
-    let prefix = buf.get(..FRAME_PREFIX_LEN).ok_or(truncated(FRAME_PREFIX_LEN))?;
+    let prefix = buf
+        .get(..FRAME_PREFIX_LEN)
+        .ok_or(truncated(FRAME_PREFIX_LEN))?;
     let (len_bytes, type_byte) = prefix.split_at(4);
     let len = u32::from_le_bytes(len_bytes.try_into().unwrap_or_default()) as usize;
     if len > MAX_PAYLOAD_LEN {
@@ -161,7 +162,10 @@ mod tests {
             Err(DecodeError::Truncated { .. })
         ));
         buf[6] ^= 0xff;
-        assert!(matches!(decode_frame(&buf), Err(DecodeError::ChecksumMismatch { .. })));
+        assert!(matches!(
+            decode_frame(&buf),
+            Err(DecodeError::ChecksumMismatch { .. })
+        ));
     }
 
     #[test]

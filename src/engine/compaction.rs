@@ -55,7 +55,12 @@ async fn run(region: &Arc<Region>, force: bool) -> Result<()> {
     let version = region.version.current();
     let metadata = version.metadata.clone();
     let files: Vec<FileMeta> = version.files.values().map(|f| f.meta().clone()).collect();
-    let configured = region.manifest.lock().await.manifest().compaction_time_window;
+    let configured = region
+        .manifest
+        .lock()
+        .await
+        .manifest()
+        .compaction_time_window;
     let unit = units_per_second(metadata.time_index_column().data_type);
     let window = TwcsPicker::window_size(configured, &files, unit);
     let tasks = TwcsPicker::default().pick(&files, window, force);

@@ -51,7 +51,9 @@ pub enum Error {
 
     /// A previous write or fsync failed; the engine refuses writes until it is reopened
     /// (after a failed fsync the page cache can no longer be trusted; see "fsyncgate").
-    #[error("the database refuses writes after an earlier I/O failure ({reason}); reopen it to recover from the WAL")]
+    #[error(
+        "the database refuses writes after an earlier I/O failure ({reason}); reopen it to recover from the WAL"
+    )]
     Poisoned { reason: String },
 
     /// Another process holds the data directory.

@@ -125,8 +125,15 @@ impl ObjectStorage {
     /// # Errors
     /// [`Error::NotFound`] if it does not exist, else [`Error::ObjectStore`].
     pub async fn get(&self, path: &Path) -> Result<Bytes> {
-        let result = self.store.get(path).await.map_err(|source| map_err("get", path, source))?;
-        result.bytes().await.map_err(|source| map_err("read", path, source))
+        let result = self
+            .store
+            .get(path)
+            .await
+            .map_err(|source| map_err("get", path, source))?;
+        result
+            .bytes()
+            .await
+            .map_err(|source| map_err("read", path, source))
     }
 
     /// Deletes the object; deleting a missing object is not an error.
@@ -163,7 +170,9 @@ impl ObjectStorage {
             self.delete(&path).await?;
         }
         if let Some(local) = &self.local {
-            let dir = local.path_to_filesystem(prefix).map_err(|source| map_err("resolve", prefix, source))?;
+            let dir = local
+                .path_to_filesystem(prefix)
+                .map_err(|source| map_err("resolve", prefix, source))?;
             match std::fs::remove_dir_all(&dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -172,7 +181,7 @@ impl ObjectStorage {
                         op: "remove directory",
                         path: dir,
                         source,
-                    })
+                    });
                 }
             }
         }

@@ -17,7 +17,9 @@ use arrow::array::{Array, RecordBatch, UInt8Builder, UInt64Builder};
 use crossbeam_skiplist::SkipMap;
 
 use crate::engine::error::{Error, Result};
-use crate::engine::metadata::{OpType, RegionMetadata, RegionMetadataRef, SemanticType, SequenceNumber};
+use crate::engine::metadata::{
+    OpType, RegionMetadata, RegionMetadataRef, SemanticType, SequenceNumber,
+};
 use crate::engine::read::{ColumnSource, ReadFormat};
 use crate::engine::time_range::TimeRange;
 use value::{ColumnBuilder, Value, value_at};
@@ -119,7 +121,12 @@ impl Memtable {
     /// # Errors
     /// [`Error::InvalidWrite`] if the batch does not match the schema or a time index value
     /// is NULL. Nothing is inserted then: the batch is validated before the first insert.
-    pub fn write(&self, batch: &RecordBatch, sequence: SequenceNumber, op_type: OpType) -> Result<()> {
+    pub fn write(
+        &self,
+        batch: &RecordBatch,
+        sequence: SequenceNumber,
+        op_type: OpType,
+    ) -> Result<()> {
         validate_batch(&self.metadata, batch, op_type)?;
         let metadata = &self.metadata;
         let invalid = |reason: String| Error::InvalidWrite {
@@ -164,7 +171,8 @@ impl Memtable {
                     .collect::<Option<_>>()
                     .ok_or_else(|| invalid("field column type mismatch".to_string()))?,
             };
-            added_bytes += ROW_OVERHEAD_BYTES + fields.iter().map(Value::estimated_size).sum::<usize>();
+            added_bytes +=
+                ROW_OVERHEAD_BYTES + fields.iter().map(Value::estimated_size).sum::<usize>();
             range = Some(match range {
                 Some(r) => r.union(&TimeRange::new(ts, ts)),
                 None => TimeRange::new(ts, ts),
@@ -216,34 +224,38 @@ impl Memtable {
 ///
 /// # Errors
 /// [`Error::InvalidWrite`] naming the column.
-pub fn validate_batch(metadata: &RegionMetadata, batch: &RecordBatch, op_type: OpType) -> Result<()> {
-        let invalid = |reason: String| Error::InvalidWrite {
-            region_id: metadata.region_id,
-            reason,
-        };
-        if batch.num_columns() != metadata.columns.len() {
+pub fn validate_batch(
+    metadata: &RegionMetadata,
+    batch: &RecordBatch,
+    op_type: OpType,
+) -> Result<()> {
+    let invalid = |reason: String| Error::InvalidWrite {
+        region_id: metadata.region_id,
+        reason,
+    };
+    if batch.num_columns() != metadata.columns.len() {
+        return Err(invalid(format!(
+            "batch has {} columns, the table has {}",
+            batch.num_columns(),
+            metadata.columns.len()
+        )));
+    }
+    for (column, array) in metadata.columns.iter().zip(batch.columns()) {
+        if array.data_type() != &column.data_type.to_arrow() {
             return Err(invalid(format!(
-                "batch has {} columns, the table has {}",
-                batch.num_columns(),
-                metadata.columns.len()
+                "column '{}' has type {}, expected {}",
+                column.name,
+                array.data_type(),
+                column.data_type.to_arrow()
             )));
         }
-        for (column, array) in metadata.columns.iter().zip(batch.columns()) {
-            if array.data_type() != &column.data_type.to_arrow() {
-                return Err(invalid(format!(
-                    "column '{}' has type {}, expected {}",
-                    column.name,
-                    array.data_type(),
-                    column.data_type.to_arrow()
-                )));
-            }
-            let checks_nulls = column.semantic_type == SemanticType::Timestamp
-                || (!column.nullable && op_type == OpType::Put);
-            if checks_nulls && array.null_count() > 0 {
-                return Err(invalid(format!("column '{}' cannot be NULL", column.name)));
-            }
+        let checks_nulls = column.semantic_type == SemanticType::Timestamp
+            || (!column.nullable && op_type == OpType::Put);
+        if checks_nulls && array.null_count() > 0 {
+            return Err(invalid(format!("column '{}' cannot be NULL", column.name)));
         }
-        Ok(())
+    }
+    Ok(())
 }
 
 /// Batches of a memtable's rows; see [`Memtable::iter`]. Holds no borrow of the skiplist:

@@ -278,7 +278,8 @@ impl RegionMetadata {
             .columns
             .get(self.time_index)
             .ok_or_else(|| invalid("time index out of range".to_string()))?;
-        if !time_index.data_type.is_timestamp() || time_index.semantic_type != SemanticType::Timestamp
+        if !time_index.data_type.is_timestamp()
+            || time_index.semantic_type != SemanticType::Timestamp
         {
             return Err(invalid(format!(
                 "time index '{}' must be a timestamp column",
@@ -309,7 +310,10 @@ impl RegionMetadata {
 
     /// The time index column.
     pub fn time_index_column(&self) -> &ColumnMetadata {
-        #[expect(clippy::indexing_slicing, reason = "validate() checks time_index is in range")]
+        #[expect(
+            clippy::indexing_slicing,
+            reason = "validate() checks time_index is in range"
+        )]
         &self.columns[self.time_index]
     }
 
@@ -368,7 +372,12 @@ mod tests {
             region_id: RegionId::new(1, 0),
             columns: vec![
                 column("host", 0, ColumnDataType::String, SemanticType::Tag),
-                column("ts", 1, ColumnDataType::TimestampMillisecond, SemanticType::Timestamp),
+                column(
+                    "ts",
+                    1,
+                    ColumnDataType::TimestampMillisecond,
+                    SemanticType::Timestamp,
+                ),
                 column("cpu", 2, ColumnDataType::Float64, SemanticType::Field),
             ],
             primary_key: vec![0],

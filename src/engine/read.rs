@@ -57,7 +57,11 @@ impl ReadFormat {
             .iter()
             .map(|&i| match metadata.columns[i].semantic_type {
                 SemanticType::Tag => ColumnSource::Tag(
-                    metadata.primary_key.iter().position(|&k| k == i).unwrap_or(0),
+                    metadata
+                        .primary_key
+                        .iter()
+                        .position(|&k| k == i)
+                        .unwrap_or(0),
                 ),
                 SemanticType::Timestamp => ColumnSource::TimeIndex,
                 SemanticType::Field => {

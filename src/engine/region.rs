@@ -215,7 +215,10 @@ impl Region {
         let region = self.clone();
         tokio::spawn(async move {
             if let Err(e) = region.flush_immutables().await {
-                log::error!("background flush of region {} failed: {e}", region.region_id);
+                log::error!(
+                    "background flush of region {} failed: {e}",
+                    region.region_id
+                );
             }
         });
     }
@@ -239,7 +242,8 @@ impl Region {
     /// # Errors
     /// WAL close errors.
     pub async fn close(&self) -> Result<()> {
-        self.closed.store(true, std::sync::atomic::Ordering::Release);
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
         let _flush = self.flush_lock.lock().await;
         self.wal.close()?;
         Ok(())

@@ -16,7 +16,9 @@ use file::FileId;
 #[non_exhaustive]
 pub enum Error {
     /// The file's bytes do not match the checksum the manifest recorded.
-    #[error("SST '{path}' is corrupt: CRC-32 {actual:#010x} does not match the manifest's {expected:#010x} (size {size} bytes, expected {expected_size})")]
+    #[error(
+        "SST '{path}' is corrupt: CRC-32 {actual:#010x} does not match the manifest's {expected:#010x} (size {size} bytes, expected {expected_size})"
+    )]
     ChecksumMismatch {
         path: String,
         expected: u32,

@@ -7,7 +7,9 @@ use arrow::array::{AsArray, Float64Array, RecordBatch, StringArray, TimestampMil
 use arrow::datatypes::{Float64Type, TimestampMillisecondType};
 use futures::TryStreamExt;
 
-use crate::engine::metadata::{ColumnDataType, ColumnMetadata, RegionId, RegionMetadata, SemanticType};
+use crate::engine::metadata::{
+    ColumnDataType, ColumnMetadata, RegionId, RegionMetadata, SemanticType,
+};
 use crate::engine::region::{RegionRef, ScanRequest};
 use crate::engine::time_range::TimeRange;
 use crate::engine::{Engine, EngineOptions};
@@ -25,7 +27,12 @@ fn metadata() -> RegionMetadata {
         region_id: RegionId::new(1, 0),
         columns: vec![
             column("host", 0, ColumnDataType::String, SemanticType::Tag),
-            column("ts", 1, ColumnDataType::TimestampMillisecond, SemanticType::Timestamp),
+            column(
+                "ts",
+                1,
+                ColumnDataType::TimestampMillisecond,
+                SemanticType::Timestamp,
+            ),
             column("cpu", 2, ColumnDataType::Float64, SemanticType::Field),
         ],
         primary_key: vec![0],
@@ -39,7 +46,9 @@ fn batch(rows: &[(&str, i64, f64)]) -> RecordBatch {
         metadata().arrow_schema(),
         vec![
             Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
-            Arc::new(TimestampMillisecondArray::from_iter_values(rows.iter().map(|r| r.1))),
+            Arc::new(TimestampMillisecondArray::from_iter_values(
+                rows.iter().map(|r| r.1),
+            )),
             Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.2))),
         ],
     )
@@ -62,7 +71,10 @@ async fn scan(region: &RegionRef, request: ScanRequest) -> Vec<(String, i64, f64
 }
 
 fn rows(expected: &[(&str, i64, f64)]) -> Vec<(String, i64, f64)> {
-    expected.iter().map(|(h, t, c)| (h.to_string(), *t, *c)).collect()
+    expected
+        .iter()
+        .map(|(h, t, c)| (h.to_string(), *t, *c))
+        .collect()
 }
 
 #[tokio::test]
@@ -72,7 +84,10 @@ async fn write_flush_overwrite_reopen_compact() {
     {
         let engine = Engine::open(EngineOptions::new(dir.path())).await.unwrap();
         let region = engine.create_region(metadata()).await.unwrap();
-        region.write(batch(&[("b", 2, 1.0), ("a", 1, 2.0), ("a", 3, 3.0)])).await.unwrap();
+        region
+            .write(batch(&[("b", 2, 1.0), ("a", 1, 2.0), ("a", 3, 3.0)]))
+            .await
+            .unwrap();
         region.flush().await.unwrap();
         assert_eq!(region.version().files.len(), 1);
         // Overwrite one row, delete another, add one; half in a second SST, half in memory.
@@ -139,7 +154,10 @@ async fn projection_and_limit() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(EngineOptions::new(dir.path())).await.unwrap();
     let region = engine.create_region(metadata()).await.unwrap();
-    region.write(batch(&[("a", 1, 1.0), ("b", 1, 2.0)])).await.unwrap();
+    region
+        .write(batch(&[("a", 1, 1.0), ("b", 1, 2.0)]))
+        .await
+        .unwrap();
     let (schema, stream) = region
         .scan(ScanRequest {
             projection: Some(vec![2]),
@@ -168,22 +186,41 @@ async fn damaged_or_missing_sst_is_an_error_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(EngineOptions::new(dir.path())).await.unwrap();
     let region = engine.create_region(metadata()).await.unwrap();
-    region.write(batch(&[("a", 1, 1.0), ("b", 2, 2.0)])).await.unwrap();
+    region
+        .write(batch(&[("a", 1, 1.0), ("b", 2, 2.0)]))
+        .await
+        .unwrap();
     region.flush().await.unwrap();
     let file_id = *region.version().files.keys().next().unwrap();
-    let path = dir.path().join(format!("regions/1_0/sst/{file_id}.parquet"));
+    let path = dir
+        .path()
+        .join(format!("regions/1_0/sst/{file_id}.parquet"));
     let mut bytes = std::fs::read(&path).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x01;
     std::fs::write(&path, &bytes).unwrap();
     let (_, stream) = region.scan(ScanRequest::default()).unwrap();
-    let error = stream.try_collect::<Vec<_>>().await.unwrap_err().to_string();
-    assert!(error.contains(&file_id.to_string()) && error.contains("CRC-32"), "{error}");
+    let error = stream
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&file_id.to_string()) && error.contains("CRC-32"),
+        "{error}"
+    );
 
     std::fs::remove_file(&path).unwrap();
     let (_, stream) = region.scan(ScanRequest::default()).unwrap();
-    let error = stream.try_collect::<Vec<_>>().await.unwrap_err().to_string();
-    assert!(error.contains("missing") && error.contains(&file_id.to_string()), "{error}");
+    let error = stream
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("missing") && error.contains(&file_id.to_string()),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -231,7 +268,10 @@ async fn concurrent_writes_to_one_region_share_fsyncs() {
             tokio::spawn(async move {
                 for j in 0..20 {
                     let host = format!("h{i}");
-                    region.write(batch(&[(host.as_str(), j, j as f64)])).await.unwrap();
+                    region
+                        .write(batch(&[(host.as_str(), j, j as f64)]))
+                        .await
+                        .unwrap();
                 }
             })
         })

@@ -23,8 +23,8 @@ pub enum Error {
     Cast {
         table: String,
         column: String,
-        from: DataType,
-        to: DataType,
+        from: Box<DataType>,
+        to: Box<DataType>,
         #[source]
         source: arrow::error::ArrowError,
     },

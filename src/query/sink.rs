@@ -126,8 +126,8 @@ pub fn conform_batch(
             arrow::compute::cast(&array, field.data_type()).map_err(|source| Error::Cast {
                 table: table.to_string(),
                 column: field.name().clone(),
-                from: array.data_type().clone(),
-                to: field.data_type().clone(),
+                from: Box::new(array.data_type().clone()),
+                to: Box::new(field.data_type().clone()),
                 source,
             })?
         };

@@ -22,7 +22,9 @@ pub struct TwcsOptions {
 
 impl Default for TwcsOptions {
     fn default() -> Self {
-        TwcsOptions { trigger_file_num: 4 }
+        TwcsOptions {
+            trigger_file_num: 4,
+        }
     }
 }
 
@@ -66,7 +68,11 @@ impl TwcsPicker {
         let window = window.max(1);
         let mut buckets: BTreeMap<i64, Vec<FileMeta>> = BTreeMap::new();
         for file in files {
-            let start = file.time_range.max.div_euclid(window).saturating_mul(window);
+            let start = file
+                .time_range
+                .max
+                .div_euclid(window)
+                .saturating_mul(window);
             buckets.entry(start).or_default().push(file.clone());
         }
         let mut tasks = Vec::new();
@@ -123,7 +129,10 @@ mod tests {
         let files = [file(0, HOUR_MS / 2)];
         assert_eq!(TwcsPicker::window_size(None, &files, 1000), HOUR_MS);
         let files = [file(0, 30 * HOUR_MS)];
-        assert_eq!(TwcsPicker::window_size(None, &files, 1000), 7 * 24 * HOUR_MS);
+        assert_eq!(
+            TwcsPicker::window_size(None, &files, 1000),
+            7 * 24 * HOUR_MS
+        );
         assert_eq!(TwcsPicker::window_size(Some(5), &files, 1000), 5);
     }
 

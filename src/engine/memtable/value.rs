@@ -9,13 +9,13 @@ use std::sync::Arc;
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanBuilder, Float32Builder, Float64Builder, Int8Builder,
     Int16Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
-    TimestampMillisecondBuilder, TimestampNanosecondBuilder, TimestampSecondBuilder,
-    UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
+    TimestampMillisecondBuilder, TimestampNanosecondBuilder, TimestampSecondBuilder, UInt8Builder,
+    UInt16Builder, UInt32Builder, UInt64Builder,
 };
 use arrow::datatypes::{
-    Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type,
-    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
-    TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+    Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type,
+    UInt32Type, UInt64Type,
 };
 
 use crate::engine::metadata::ColumnDataType;
@@ -118,19 +118,27 @@ pub fn value_at(array: &dyn Array, data_type: ColumnDataType, row: usize) -> Opt
         ColumnDataType::Float64 => {
             Value::Float(array.as_primitive_opt::<Float64Type>()?.value(row))
         }
-        ColumnDataType::String => Value::String(Arc::from(array.as_string_opt::<i32>()?.value(row))),
+        ColumnDataType::String => {
+            Value::String(Arc::from(array.as_string_opt::<i32>()?.value(row)))
+        }
         ColumnDataType::TimestampSecond => {
             Value::Int(array.as_primitive_opt::<TimestampSecondType>()?.value(row))
         }
-        ColumnDataType::TimestampMillisecond => {
-            Value::Int(array.as_primitive_opt::<TimestampMillisecondType>()?.value(row))
-        }
-        ColumnDataType::TimestampMicrosecond => {
-            Value::Int(array.as_primitive_opt::<TimestampMicrosecondType>()?.value(row))
-        }
-        ColumnDataType::TimestampNanosecond => {
-            Value::Int(array.as_primitive_opt::<TimestampNanosecondType>()?.value(row))
-        }
+        ColumnDataType::TimestampMillisecond => Value::Int(
+            array
+                .as_primitive_opt::<TimestampMillisecondType>()?
+                .value(row),
+        ),
+        ColumnDataType::TimestampMicrosecond => Value::Int(
+            array
+                .as_primitive_opt::<TimestampMicrosecondType>()?
+                .value(row),
+        ),
+        ColumnDataType::TimestampNanosecond => Value::Int(
+            array
+                .as_primitive_opt::<TimestampNanosecondType>()?
+                .value(row),
+        ),
     };
     Some(value)
 }

@@ -192,7 +192,10 @@ impl MergeReader {
                 self.last_key.clear();
                 self.last_key.extend_from_slice(row.as_ref());
                 self.has_last_key = true;
-                let ts = cursor.timestamps.as_primitive::<arrow::datatypes::Int64Type>().value(position);
+                let ts = cursor
+                    .timestamps
+                    .as_primitive::<arrow::datatypes::Int64Type>()
+                    .value(position);
                 let deleted = cursor.op_types.value(position) == OpType::Delete as u8;
                 if self.time_range.contains(ts) && !(deleted && self.filter_deleted) {
                     indices.push((cursor.staged, position));
@@ -266,7 +269,12 @@ mod tests {
             region_id: RegionId::new(1, 0),
             columns: vec![
                 column("host", 0, ColumnDataType::String, SemanticType::Tag),
-                column("ts", 1, ColumnDataType::TimestampMillisecond, SemanticType::Timestamp),
+                column(
+                    "ts",
+                    1,
+                    ColumnDataType::TimestampMillisecond,
+                    SemanticType::Timestamp,
+                ),
                 column("cpu", 2, ColumnDataType::Float64, SemanticType::Field),
             ],
             primary_key: vec![0],
@@ -280,7 +288,9 @@ mod tests {
             cpu_metadata().arrow_schema(),
             vec![
                 Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
-                Arc::new(TimestampMillisecondArray::from_iter_values(rows.iter().map(|r| r.1))),
+                Arc::new(TimestampMillisecondArray::from_iter_values(
+                    rows.iter().map(|r| r.1),
+                )),
                 Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.2))),
             ],
         )
@@ -292,8 +302,12 @@ mod tests {
         for batch in reader {
             let batch = batch.unwrap();
             let hosts = batch.column(0).as_string::<i32>();
-            let ts = batch.column(1).as_primitive::<arrow::datatypes::TimestampMillisecondType>();
-            let cpu = batch.column(2).as_primitive::<arrow::datatypes::Float64Type>();
+            let ts = batch
+                .column(1)
+                .as_primitive::<arrow::datatypes::TimestampMillisecondType>();
+            let cpu = batch
+                .column(2)
+                .as_primitive::<arrow::datatypes::Float64Type>();
             for i in 0..batch.num_rows() {
                 let value = (!cpu.is_null(i)).then(|| cpu.value(i));
                 out.push((hosts.value(i).to_string(), ts.value(i), value));
@@ -307,11 +321,17 @@ mod tests {
         let metadata = cpu_metadata();
         let format = Arc::new(ReadFormat::new(metadata.clone(), None));
         let old = Arc::new(Memtable::new(0, metadata.clone()));
-        old.write(&batch(&[("a", 1, 1.0), ("b", 1, 2.0), ("a", 2, 3.0)]), 1, OpType::Put)
-            .unwrap();
+        old.write(
+            &batch(&[("a", 1, 1.0), ("b", 1, 2.0), ("a", 2, 3.0)]),
+            1,
+            OpType::Put,
+        )
+        .unwrap();
         let new = Arc::new(Memtable::new(1, metadata.clone()));
-        new.write(&batch(&[("a", 1, 10.0), ("a", 1, 11.0)]), 4, OpType::Put).unwrap();
-        new.write(&batch(&[("b", 1, 0.0)]), 6, OpType::Delete).unwrap();
+        new.write(&batch(&[("a", 1, 10.0), ("a", 1, 11.0)]), 4, OpType::Put)
+            .unwrap();
+        new.write(&batch(&[("b", 1, 0.0)]), 6, OpType::Delete)
+            .unwrap();
         let sources: Vec<BatchSource> = vec![
             Box::new(old.iter(format.clone(), TimeRange::all(), 2)),
             Box::new(new.iter(format.clone(), TimeRange::all(), 2)),
@@ -325,7 +345,8 @@ mod tests {
         // Flush-style merge keeps the winning tombstone.
         let sources: Vec<BatchSource> =
             vec![Box::new(new.iter(format.clone(), TimeRange::all(), 100))];
-        let reader = MergeReader::new(format.clone(), sources, TimeRange::all(), false, 100).unwrap();
+        let reader =
+            MergeReader::new(format.clone(), sources, TimeRange::all(), false, 100).unwrap();
         assert_eq!(
             collect(reader),
             vec![("a".into(), 1, Some(11.0)), ("b".into(), 1, None)]
@@ -338,7 +359,11 @@ mod tests {
         let format = Arc::new(ReadFormat::new(metadata.clone(), None));
         let memtable = Arc::new(Memtable::new(0, metadata));
         memtable
-            .write(&batch(&[("a", 1, 1.0), ("a", 5, 2.0), ("a", 9, 3.0)]), 1, OpType::Put)
+            .write(
+                &batch(&[("a", 1, 1.0), ("a", 5, 2.0), ("a", 9, 3.0)]),
+                1,
+                OpType::Put,
+            )
             .unwrap();
         let range = TimeRange::new(2, 9);
         let sources: Vec<BatchSource> = vec![Box::new(memtable.iter(format.clone(), range, 10))];

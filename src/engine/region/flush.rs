@@ -32,7 +32,13 @@ impl Region {
             let format = format.clone();
             // Dedup inside the memtable but keep tombstones: they hide rows in older files.
             let encoded = tokio::task::spawn_blocking(move || {
-                let merged = MergeReader::new(format.clone(), vec![source], TimeRange::all(), false, READ_BATCH_ROWS)?;
+                let merged = MergeReader::new(
+                    format.clone(),
+                    vec![source],
+                    TimeRange::all(),
+                    false,
+                    READ_BATCH_ROWS,
+                )?;
                 encode_sst(&format, merged, 0)
             })
             .await
@@ -61,9 +67,15 @@ impl Region {
         self.version
             .apply_flush(&flushed_ids, handles, flushed_sequence);
         if let Err(e) = self.wal.obsolete(flushed_sequence) {
-            log::warn!("region {}: could not remove obsolete WAL segments: {e}", self.region_id);
+            log::warn!(
+                "region {}: could not remove obsolete WAL segments: {e}",
+                self.region_id
+            );
         }
-        log::debug!("region {} flushed up to sequence {flushed_sequence}", self.region_id);
+        log::debug!(
+            "region {} flushed up to sequence {flushed_sequence}",
+            self.region_id
+        );
         // Runs after this flush releases the flush lock.
         let region = self.clone();
         tokio::spawn(async move {

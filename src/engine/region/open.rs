@@ -45,7 +45,15 @@ impl Region {
         .await?;
         let wal = Wal::open(wal_dir, WalOptions::default())?;
         let memtable = Memtable::new(0, manifest.manifest().metadata.clone());
-        Ok(Self::assemble(storage, wal, manifest, BTreeMap::new(), memtable, 1, options))
+        Ok(Self::assemble(
+            storage,
+            wal,
+            manifest,
+            BTreeMap::new(),
+            memtable,
+            1,
+            options,
+        ))
     }
 
     /// Opens an existing region: loads the manifest, deletes SSTs it does not name (left by
@@ -99,7 +107,15 @@ impl Region {
             stats.entries,
             stats.rows
         );
-        Ok(Self::assemble(storage, wal, manifest, files, memtable, last_sequence + 1, options))
+        Ok(Self::assemble(
+            storage,
+            wal,
+            manifest,
+            files,
+            memtable,
+            last_sequence + 1,
+            options,
+        ))
     }
 
     fn assemble(

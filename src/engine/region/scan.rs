@@ -34,10 +34,15 @@ impl Region {
             Some(p) => p.clone(),
             None => (0..metadata.columns.len()).collect(),
         };
-        let output_schema = Arc::new(user_schema.project(&projection).map_err(|source| Error::Arrow {
-            context: "projecting the scan schema".to_string(),
-            source,
-        })?);
+        let output_schema =
+            Arc::new(
+                user_schema
+                    .project(&projection)
+                    .map_err(|source| Error::Arrow {
+                        context: "projecting the scan schema".to_string(),
+                        source,
+                    })?,
+            );
         let format = Arc::new(ReadFormat::new(metadata.clone(), Some(&projection)));
         let positions: Vec<usize> = projection
             .iter()
@@ -69,12 +74,25 @@ impl Region {
                 // `version` keeps memtables and SST handles alive until the scan ends.
                 let mut sources: Vec<BatchSource> = Vec::new();
                 for memtable in std::iter::once(&version.mutable).chain(&version.immutables) {
-                    if memtable.time_range().is_some_and(|r| r.overlaps(&time_range)) {
-                        sources.push(Box::new(memtable.iter(format.clone(), time_range, READ_BATCH_ROWS)));
+                    if memtable
+                        .time_range()
+                        .is_some_and(|r| r.overlaps(&time_range))
+                    {
+                        sources.push(Box::new(memtable.iter(
+                            format.clone(),
+                            time_range,
+                            READ_BATCH_ROWS,
+                        )));
                     }
                 }
                 for (path, bytes) in ssts {
-                    match SstReader::open(path.to_string(), bytes, format.clone(), time_range, READ_BATCH_ROWS) {
+                    match SstReader::open(
+                        path.to_string(),
+                        bytes,
+                        format.clone(),
+                        time_range,
+                        READ_BATCH_ROWS,
+                    ) {
                         Ok(reader) => sources.push(Box::new(reader)),
                         Err(e) => {
                             let _ = tx.blocking_send(Err(e));
@@ -82,13 +100,14 @@ impl Region {
                         }
                     }
                 }
-                let merged = match MergeReader::new(format, sources, time_range, true, READ_BATCH_ROWS) {
-                    Ok(merged) => merged,
-                    Err(e) => {
-                        let _ = tx.blocking_send(Err(e));
-                        return;
-                    }
-                };
+                let merged =
+                    match MergeReader::new(format, sources, time_range, true, READ_BATCH_ROWS) {
+                        Ok(merged) => merged,
+                        Err(e) => {
+                            let _ = tx.blocking_send(Err(e));
+                            return;
+                        }
+                    };
                 let mut remaining = request.limit.unwrap_or(usize::MAX);
                 for batch in merged {
                     if remaining == 0 {
@@ -98,12 +117,11 @@ impl Region {
                         let columns = positions.iter().map(|&p| b.column(p).clone()).collect();
                         // Explicit row count: `count(*)` projects no column at all.
                         let options = RecordBatchOptions::new().with_row_count(Some(b.num_rows()));
-                        RecordBatch::try_new_with_options(schema.clone(), columns, &options).map_err(
-                            |source| Error::Arrow {
+                        RecordBatch::try_new_with_options(schema.clone(), columns, &options)
+                            .map_err(|source| Error::Arrow {
                                 context: "scan output schema".to_string(),
                                 source,
-                            },
-                        )
+                            })
                     });
                     let failed = item.is_err();
                     if let Ok(b) = &item {

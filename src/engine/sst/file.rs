@@ -89,7 +89,8 @@ impl FileHandle {
     /// Deletes the object once the last reference is dropped. Call only after the manifest
     /// no longer names the file.
     pub fn mark_deleted(&self) {
-        self.deleted.store(true, std::sync::atomic::Ordering::Release);
+        self.deleted
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 }
 

@@ -11,18 +11,22 @@ use parquet::file::statistics::Statistics;
 
 use crate::engine::error::Result;
 use crate::engine::io::ObjectStorage;
+use crate::engine::metadata::RegionId;
 use crate::engine::read::ReadFormat;
 use crate::engine::sst::file::FileMeta;
 use crate::engine::sst::format::{FORMAT_VERSION, FORMAT_VERSION_KEY};
 use crate::engine::sst::{Error, sst_path};
-use crate::engine::metadata::RegionId;
 use crate::engine::time_range::TimeRange;
 
 /// Fetches an SST's bytes and checks them against the manifest's size and CRC-32.
 ///
 /// # Errors
 /// [`Error::Missing`] if the object is gone, [`Error::ChecksumMismatch`] if it was damaged.
-pub async fn fetch_sst(storage: &ObjectStorage, region_id: RegionId, meta: &FileMeta) -> Result<Bytes> {
+pub async fn fetch_sst(
+    storage: &ObjectStorage,
+    region_id: RegionId,
+    meta: &FileMeta,
+) -> Result<Bytes> {
     let path = sst_path(region_id, meta.file_id);
     let bytes = storage.get(&path).await.map_err(|source| Error::Missing {
         path: path.to_string(),
@@ -107,12 +111,20 @@ impl SstReader {
                     .and_then(|index| roots.iter().position(|&r| r == index))
             })
             .collect();
-        for position in [format.time_index_position(), format.sequence_position(), format.op_type_position()] {
+        for position in [
+            format.time_index_position(),
+            format.sequence_position(),
+            format.op_type_position(),
+        ] {
             if mapping.get(position).copied().flatten().is_none() {
                 return Err(invalid("missing a key or internal column".to_string()).into());
             }
         }
-        let ts_name = format.schema().field(format.time_index_position()).name().clone();
+        let ts_name = format
+            .schema()
+            .field(format.time_index_position())
+            .name()
+            .clone();
         let ts_leaf = file_schema.index_of(&ts_name).ok();
         let row_groups: Vec<usize> = builder
             .metadata()
@@ -120,7 +132,9 @@ impl SstReader {
             .iter()
             .enumerate()
             .filter(|(_, rg)| {
-                let stats = ts_leaf.and_then(|leaf| rg.columns().get(leaf)).and_then(|c| c.statistics());
+                let stats = ts_leaf
+                    .and_then(|leaf| rg.columns().get(leaf))
+                    .and_then(|c| c.statistics());
                 match stats {
                     Some(Statistics::Int64(s)) => match (s.min_opt(), s.max_opt()) {
                         (Some(&min), Some(&max)) => TimeRange::new(min, max).overlaps(&time_range),
@@ -152,10 +166,12 @@ impl SstReader {
             .mapping
             .iter()
             .zip(schema.fields())
-            .map(|(index, field)| match index.and_then(|i| batch.columns().get(i)) {
-                Some(column) => column.clone(),
-                None => new_null_array(field.data_type(), batch.num_rows()),
-            })
+            .map(
+                |(index, field)| match index.and_then(|i| batch.columns().get(i)) {
+                    Some(column) => column.clone(),
+                    None => new_null_array(field.data_type(), batch.num_rows()),
+                },
+            )
             .collect();
         RecordBatch::try_new(schema.clone(), columns).map_err(|source| {
             Error::Arrow {

@@ -56,8 +56,11 @@ fn writer_properties(metadata: &RegionMetadata) -> Result<WriterProperties> {
             .set_column_encoding(column, Encoding::DELTA_BINARY_PACKED);
     }
     for column in &metadata.columns {
-        if column.semantic_type == SemanticType::Field && column.data_type.to_arrow() != DataType::Utf8 {
-            builder = builder.set_column_dictionary_enabled(ColumnPath::from(column.name.as_str()), false);
+        if column.semantic_type == SemanticType::Field
+            && column.data_type.to_arrow() != DataType::Utf8
+        {
+            builder = builder
+                .set_column_dictionary_enabled(ColumnPath::from(column.name.as_str()), false);
         }
     }
     Ok(builder.build())
@@ -79,8 +82,8 @@ pub fn encode_sst(
         source,
     };
     let props = writer_properties(metadata)?;
-    let mut writer =
-        ArrowWriter::try_new(Vec::new(), format.schema().clone(), Some(props)).map_err(parquet_err)?;
+    let mut writer = ArrowWriter::try_new(Vec::new(), format.schema().clone(), Some(props))
+        .map_err(parquet_err)?;
     let mut num_rows = 0u64;
     let mut max_sequence = 0;
     let mut time_range: Option<TimeRange> = None;
@@ -90,10 +93,12 @@ pub fn encode_sst(
             continue;
         }
         num_rows += batch.num_rows() as u64;
-        if let Some(sequences) = batch.column(format.sequence_position()).as_primitive_opt::<UInt64Type>() {
-            if let Some(max) = arrow::compute::max(sequences) {
-                max_sequence = max_sequence.max(max);
-            }
+        if let Some(max) = batch
+            .column(format.sequence_position())
+            .as_primitive_opt::<UInt64Type>()
+            .and_then(arrow::compute::max)
+        {
+            max_sequence = max_sequence.max(max);
         }
         let ts = arrow::compute::cast(batch.column(format.time_index_position()), &DataType::Int64)
             .map_err(|source| Error::Arrow {

@@ -364,7 +364,9 @@ fn create_table_syntax_errors_point_at_the_token() {
     assert_eq!((line, column), (1, 42));
     create("CREATE TABLE t (ts TIMESTAMP TIME INDEX, \"select\" DOUBLE)");
     // Non-reserved keywords are ordinary column names (TSBS uses `region`, `os`, `arch`).
-    create("CREATE TABLE t (time TIMESTAMP TIME INDEX, region STRING, value DOUBLE, hour INT, PRIMARY KEY(region))");
+    create(
+        "CREATE TABLE t (time TIMESTAMP TIME INDEX, region STRING, value DOUBLE, hour INT, PRIMARY KEY(region))",
+    );
 
     let (message, ..) = parse_error("CREATE TABLE t (ts TIMESTAMP TIME INDEX, a INT UNIQUE)");
     assert!(
