@@ -33,7 +33,12 @@ fn batch_sql(batch: i64) -> String {
 fn batches_on_disk(dir: &Path) -> std::collections::BTreeMap<i64, i64> {
     let output = Command::new(env!("CARGO_BIN_EXE_tsdb-shell"))
         .arg(dir)
-        .args(["--format", "csv", "-c", "SELECT batch, count(*) FROM t GROUP BY batch ORDER BY batch"])
+        .args([
+            "--format",
+            "csv",
+            "-c",
+            "SELECT batch, count(*) FROM t GROUP BY batch ORDER BY batch",
+        ])
         .output()
         .expect("run tsdb-shell");
     assert!(
@@ -46,7 +51,10 @@ fn batches_on_disk(dir: &Path) -> std::collections::BTreeMap<i64, i64> {
         .skip(1)
         .map(|line| {
             let (batch, count) = line.split_once(',').expect("two columns");
-            (batch.parse().expect("batch id"), count.parse().expect("count"))
+            (
+                batch.parse().expect("batch id"),
+                count.parse().expect("count"),
+            )
         })
         .collect()
 }
@@ -115,12 +123,22 @@ fn acknowledged_batches_survive_sigkill_at_any_point() {
             );
         }
         for (batch, rows) in &on_disk {
-            assert_eq!(*rows, ROWS_PER_BATCH, "round {round}: batch {batch} is partial");
-            assert!(*batch < next_batch, "round {round}: batch {batch} was never sent");
+            assert_eq!(
+                *rows, ROWS_PER_BATCH,
+                "round {round}: batch {batch} is partial"
+            );
+            assert!(
+                *batch < next_batch,
+                "round {round}: batch {batch} was never sent"
+            );
         }
         // Unacknowledged batches that did land are now durable: count them as acknowledged
         // so later rounds keep checking them.
         acknowledged = on_disk.keys().copied().collect();
     }
-    assert!(acknowledged.len() >= 95, "{} batches durable", acknowledged.len());
+    assert!(
+        acknowledged.len() >= 95,
+        "{} batches durable",
+        acknowledged.len()
+    );
 }
