@@ -14,6 +14,14 @@ pub enum Error {
     #[error("time index column '{column}' of table '{table}' cannot be NULL")]
     NullTimeIndex { table: String, column: String },
 
+    /// A timestamp cannot be represented as a date (beyond about ±262,000 years).
+    #[error("timestamp {value} in column '{column}' of table '{table}' is out of range")]
+    TimestampOutOfRange {
+        table: String,
+        column: String,
+        value: i64,
+    },
+
     /// A column marked NOT NULL received a NULL.
     #[error("column '{column}' of table '{table}' is NOT NULL but a NULL was inserted")]
     NullInNotNullColumn { table: String, column: String },

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{RecordBatch, RecordBatchOptions};
 use arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
@@ -206,8 +206,13 @@ impl ExecutionPlan for RegionScanExec {
                 let result = if batch.schema() == out_schema {
                     Ok(batch)
                 } else {
-                    RecordBatch::try_new(out_schema.clone(), batch.columns().to_vec())
-                        .map_err(|e| DataFusionError::ArrowError(Box::new(e), None))
+                    let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+                    RecordBatch::try_new_with_options(
+                        out_schema.clone(),
+                        batch.columns().to_vec(),
+                        &options,
+                    )
+                    .map_err(|e| DataFusionError::ArrowError(Box::new(e), None))
                 };
                 futures::future::ready(result)
             })

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use arrow::array::AsArray;
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use async_trait::async_trait;
@@ -131,6 +132,7 @@ pub fn conform_batch(
                 source,
             })?
         };
+        check_timestamp_range(table, &column.name, &array)?;
         if array.null_count() > 0 {
             if i == metadata.time_index {
                 return Err(Error::NullTimeIndex {
@@ -151,6 +153,46 @@ pub fn conform_batch(
         table: table.to_string(),
         source,
     })
+}
+
+/// Rejects timestamps outside what arrow and chrono can turn into a date (about ±262,000
+/// years): stored, such a value would make every later query that compares timestamps fail.
+fn check_timestamp_range(
+    table: &str,
+    column: &str,
+    array: &ArrayRef,
+) -> std::result::Result<(), Error> {
+    use arrow::datatypes::{
+        DataType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+        TimestampNanosecondType, TimestampSecondType,
+    };
+    use arrow::temporal_conversions::as_datetime;
+    fn first_bad<T: arrow::datatypes::ArrowTimestampType>(array: &ArrayRef) -> Option<i64> {
+        let array = array.as_primitive_opt::<T>()?;
+        array
+            .iter()
+            .flatten()
+            .find(|&v| as_datetime::<T>(v).is_none())
+    }
+    let bad = match array.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => first_bad::<TimestampSecondType>(array),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            first_bad::<TimestampMillisecondType>(array)
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            first_bad::<TimestampMicrosecondType>(array)
+        }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => first_bad::<TimestampNanosecondType>(array),
+        _ => None,
+    };
+    match bad {
+        Some(value) => Err(Error::TimestampOutOfRange {
+            table: table.to_string(),
+            column: column.to_string(),
+            value,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Writes a tombstone for every row identity (tags, time index) in its input.

@@ -56,7 +56,10 @@ impl TsdbTable {
         let metadata = region.metadata();
         let defaults = plan_defaults(&name, &metadata, state)?;
         Ok(TsdbTable {
-            schema: metadata.arrow_schema(),
+            // Every column is reported nullable so that NULLs reach the insert sink, which
+            // rejects them with an error naming the column, instead of DataFusion's generic
+            // "column2 is declared as non-nullable" raised while building the VALUES batch.
+            schema: crate::query::sink::all_nullable(&metadata.arrow_schema()),
             name,
             region,
             metadata,
