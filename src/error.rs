@@ -15,6 +15,11 @@ pub enum Error {
     #[error(transparent)]
     Engine(#[from] crate::engine::Error),
 
+    /// A failure of ours raised inside a running query plan, reported by its message (the
+    /// typed error is still shared with another part of the plan).
+    #[error("{message}")]
+    Execution { message: String },
+
     /// Query planning or execution failure reported by DataFusion.
     #[error(transparent)]
     DataFusion(Box<DataFusionError>),
@@ -69,6 +74,7 @@ impl From<DataFusionError> for Error {
         match unwrap_external(e) {
             Unwrapped::Query(q) => Error::from(q),
             Unwrapped::DataFusion(e) => Error::DataFusion(Box::new(e)),
+            Unwrapped::Message(message) => Error::Execution { message },
         }
     }
 }

@@ -85,6 +85,8 @@ pub enum Unwrapped {
     Query(Error),
     /// Any other DataFusion error (kept whole, with its context).
     DataFusion(DataFusionError),
+    /// One of our errors that is still shared with another owner: its message.
+    Message(String),
 }
 
 /// Looks through DataFusion's `Context`, `Shared` and `External` wrappers for one of our
@@ -99,8 +101,13 @@ pub fn unwrap_external(e: DataFusionError) -> Unwrapped {
             DataFusionError::Context(_, inner) => *inner,
             DataFusionError::Shared(shared) => match std::sync::Arc::try_unwrap(shared) {
                 Ok(inner) => inner,
-                // Another owner still holds it: keep DataFusion's error as is.
-                Err(shared) => return Unwrapped::DataFusion(DataFusionError::Shared(shared)),
+                // Another owner (e.g. a sibling partition) still holds it: keep our message.
+                Err(shared) => {
+                    return match find_ours(&shared) {
+                        Some(ours) => Unwrapped::Message(ours.to_string()),
+                        None => Unwrapped::DataFusion(DataFusionError::Shared(shared)),
+                    };
+                }
             },
             DataFusionError::External(boxed) => match boxed.downcast::<Error>() {
                 Ok(ours) => return Unwrapped::Query(*ours),
@@ -111,6 +118,18 @@ pub fn unwrap_external(e: DataFusionError) -> Unwrapped {
             },
             other => return Unwrapped::DataFusion(other),
         };
+    }
+}
+
+/// Our error inside `e`, if any, by reference.
+fn find_ours(e: &DataFusionError) -> Option<&Error> {
+    match e {
+        DataFusionError::Context(_, inner) => find_ours(inner),
+        DataFusionError::Shared(inner) => find_ours(inner),
+        DataFusionError::External(boxed) => boxed
+            .downcast_ref::<Error>()
+            .or_else(|| boxed.downcast_ref::<DataFusionError>().and_then(find_ours)),
+        _ => None,
     }
 }
 
@@ -147,9 +166,25 @@ mod tests {
                     "time index column 'ts' of table 't' cannot be NULL"
                 )
             }
-            Unwrapped::DataFusion(e) => panic!("not unwrapped: {e}"),
+            other => panic!("not unwrapped: {other:?}"),
         }
         let plain = DataFusionError::Plan("nope".into());
         assert!(matches!(unwrap_external(plain), Unwrapped::DataFusion(_)));
+    }
+
+    #[test]
+    fn our_error_still_shared_keeps_its_message() {
+        let ours = DataFusionError::from(Error::NullTimeIndex {
+            table: "t".into(),
+            column: "ts".into(),
+        });
+        let shared = std::sync::Arc::new(ours);
+        let _sibling = shared.clone();
+        match unwrap_external(DataFusionError::Shared(shared)) {
+            Unwrapped::Message(m) => {
+                assert_eq!(m, "time index column 'ts' of table 't' cannot be NULL")
+            }
+            other => panic!("not unwrapped: {other:?}"),
+        }
     }
 }
