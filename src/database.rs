@@ -3,7 +3,7 @@
 //! A [`Database`] owns the directory lock (`DATA_DIR/LOCK`), the storage [`Engine`], the
 //! [`Catalog`] and a DataFusion `SessionContext` in which every catalog table is registered
 //! as a [`TsdbTable`] in the default schema (`public`). Statements tsdb parses itself
-//! (CREATE/DROP TABLE, DESC, SHOW, ADMIN) are executed here; everything else goes to
+//! (CREATE/DROP TABLE, DESC, SHOW, ADMIN, COPY) are executed here; everything else goes to
 //! DataFusion. DDL is serialised so the catalog and the registrations stay in sync.
 
 use std::fs::File;
@@ -26,6 +26,7 @@ use crate::engine::{Engine, EngineOptions};
 use crate::error::{Error, Result};
 use crate::query::show;
 use crate::query::table_provider::{TsdbTable, plan_defaults};
+use crate::sql::statement::{CopySource, CopyStatement};
 use crate::sql::{AdminFunction, CreateTable, Statement};
 
 /// Name of the lock file in the data directory.
@@ -194,6 +195,7 @@ impl Database {
             Statement::ShowTables { like } => self.show_tables(like.as_deref()),
             Statement::ShowCreateTable { table } => self.show_create_table(&table).await,
             Statement::Admin(function) => self.admin(function).await,
+            Statement::Copy(copy) => self.copy(copy).await,
             Statement::Query(text) => self.query(&text).await,
         }
     }
@@ -345,6 +347,83 @@ impl Database {
         Ok(Output::AffectedRows(0))
     }
 
+    /// `COPY ... TO` / `COPY ... FROM` (see [`crate::query::copy`]).
+    async fn copy(&self, copy: CopyStatement) -> Result<Output> {
+        match copy {
+            CopyStatement::To {
+                source,
+                path,
+                options,
+            } => {
+                let df = match source {
+                    CopySource::Table(name) => {
+                        if !self.ctx.table_exist(bare(&name))? {
+                            return Err(Error::TableNotFound { name });
+                        }
+                        self.ctx.table(bare(&name)).await?
+                    }
+                    CopySource::Query(query) => self.ctx.sql(&query).await?,
+                };
+                let rows = crate::query::copy::copy_to(df, &path, &options).await?;
+                Ok(Output::AffectedRows(rows))
+            }
+            CopyStatement::From {
+                table,
+                path,
+                options,
+            } => {
+                let Some(info) = self.catalog.table(&table) else {
+                    if self.ctx.table_exist(bare(&table))? {
+                        return Err(Error::Unsupported {
+                            statement: "COPY",
+                            reason: format!("table '{table}' is not stored by tsdb"),
+                        });
+                    }
+                    return Err(Error::TableNotFound { name: table });
+                };
+                let metadata = info.region.metadata();
+                let schema = metadata.arrow_schema();
+                let time_index = metadata.time_index_column().name.clone();
+                let (columns, df) = crate::query::copy::read_for_table(
+                    &self.ctx,
+                    &table,
+                    &schema,
+                    &time_index,
+                    &path,
+                    &options,
+                )
+                .await?;
+                let view = crate::query::copy::TempView::register(&self.ctx, df)?;
+                let quoted: Vec<String> = columns
+                    .iter()
+                    .map(|c| crate::query::copy::quote_ident(c))
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO {} ({}) SELECT {} FROM {}",
+                    crate::query::copy::quote_ident(&table),
+                    quoted.join(", "),
+                    quoted.join(", "),
+                    crate::query::copy::quote_ident(&view.name),
+                );
+                let output = self.query(&sql).await;
+                drop(view);
+                output.map_err(|e| match e {
+                    Error::DataFusion(e) if e.to_string().contains("Cast error") => {
+                        Error::Unsupported {
+                            statement: "COPY",
+                            reason: format!(
+                                "loading '{path}' into table '{table}': {e} (a CSV's \
+                                 placeholder for missing values can be read as NULL with \
+                                 WITH (NULL_VALUE = '...'))"
+                            ),
+                        }
+                    }
+                    other => other,
+                })
+            }
+        }
+    }
+
     /// Plans and runs a statement with DataFusion.
     async fn query(&self, text: &str) -> Result<Output> {
         let state = self.ctx.state();
@@ -385,7 +464,7 @@ fn new_session() -> SessionContext {
 }
 
 /// Sums the first column (the `count` of a DML plan) over `batches`.
-fn sum_counts(batches: &[RecordBatch]) -> Result<u64> {
+pub(crate) fn sum_counts(batches: &[RecordBatch]) -> Result<u64> {
     let mut total = 0u64;
     for batch in batches {
         let Some(column) = batch.columns().first() else {

@@ -3,6 +3,7 @@
 //! [`crate::database`] touches DataFusion's traits.
 
 pub mod coercion;
+pub mod copy;
 pub mod error;
 pub mod scan_exec;
 pub mod show;

@@ -3,7 +3,9 @@
 //! tsdb handles a few statements itself, in GreptimeDB's dialect (see
 //! the project design note `GREPTIME_SQL.md`): `CREATE TABLE` (with `TIME INDEX`, `PRIMARY KEY`,
 //! `ENGINE = mito`, `WITH (..)`), `DROP TABLE`, `DESC TABLE`, `SHOW TABLES [LIKE ..]`,
-//! `SHOW CREATE TABLE` and `ADMIN flush_table(..)`/`ADMIN compact_table(..)`. Which statement
+//! `SHOW CREATE TABLE`, `ADMIN flush_table(..)`/`ADMIN compact_table(..)` and `COPY` (GreptimeDB's
+//! `COPY t TO|FROM 'path' WITH (..)`; a `COPY` with `STORED AS` or `OPTIONS` is DataFusion's and is
+//! passed through). Which statement
 //! a text is, is decided from its first keywords only; everything else (`SELECT`, `INSERT`,
 //! `CREATE EXTERNAL TABLE`, `SHOW TABLES FROM ..`, ...) is returned unchanged as
 //! [`Statement::Query`] for DataFusion, without validation.
@@ -16,6 +18,7 @@
 //! default catalog) or `datafusion.public.t` (DataFusion's, as in its error messages); the
 //! qualifier is dropped, and any other qualifier is an error.
 
+mod copy;
 mod create_table;
 mod data_type;
 
@@ -80,6 +83,7 @@ pub fn parse_statement(sql: &str) -> Result<Statement> {
             }
         }
         Kind::Admin => Statement::Admin(parse_admin(&mut ctx)?),
+        Kind::Copy => Statement::Copy(copy::parse(&mut ctx)?),
     };
     ctx.expect_end()?;
     Ok(statement)
@@ -94,6 +98,7 @@ enum Kind {
     ShowTables,
     ShowCreateTable,
     Admin,
+    Copy,
 }
 
 /// Decides from the leading tokens whether tsdb handles the statement; `None` means DataFusion.
@@ -122,6 +127,9 @@ fn classify(tokens: &[TokenWithSpan]) -> Option<Kind> {
         Some(Kind::ShowCreateTable)
     } else if is_word(first, "ADMIN") {
         Some(Kind::Admin)
+    } else if is_word(first, "COPY") {
+        let tokens: Vec<Token> = tokens.iter().map(|t| t.token.clone()).collect();
+        (!copy::is_datafusion_copy(&tokens)).then_some(Kind::Copy)
     } else {
         None
     }

@@ -34,6 +34,8 @@ pub enum Statement {
     },
     /// `ADMIN function('table', ...)`.
     Admin(AdminFunction),
+    /// `COPY [TABLE] t TO|FROM 'path' [WITH (..)]`, `COPY (query) TO 'path' [WITH (..)]`.
+    Copy(CopyStatement),
     /// Anything else: the statement text, executed by DataFusion.
     Query(String),
 }
@@ -87,4 +89,36 @@ pub struct ColumnDef {
     pub default: Option<String>,
     /// `COMMENT 'text'`.
     pub comment: Option<String>,
+}
+
+/// GreptimeDB's `COPY` statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopyStatement {
+    /// `COPY [TABLE] t TO 'path' [WITH (..)]` or `COPY (query) TO 'path' [WITH (..)]`.
+    To {
+        /// What to export.
+        source: CopySource,
+        /// The file to write.
+        path: String,
+        /// `WITH (k = 'v', ...)` options, keys lower-cased.
+        options: BTreeMap<String, String>,
+    },
+    /// `COPY [TABLE] t FROM 'path' [WITH (..)]`.
+    From {
+        /// The table to load into.
+        table: String,
+        /// The file to read.
+        path: String,
+        /// `WITH (k = 'v', ...)` options, keys lower-cased.
+        options: BTreeMap<String, String>,
+    },
+}
+
+/// What `COPY ... TO` exports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopySource {
+    /// A table (all its columns).
+    Table(String),
+    /// A query's text, executed by DataFusion.
+    Query(String),
 }
