@@ -347,17 +347,6 @@ impl RegionMetadata {
 mod tests {
     use super::*;
 
-    fn column(name: &str, id: u32, t: ColumnDataType, s: SemanticType) -> ColumnMetadata {
-        ColumnMetadata {
-            name: name.into(),
-            column_id: id,
-            data_type: t,
-            semantic_type: s,
-            nullable: s != SemanticType::Timestamp,
-            default: None,
-        }
-    }
-
     #[test]
     fn region_id_round_trips() {
         let id = RegionId::new(7, 3);
@@ -368,22 +357,7 @@ mod tests {
 
     #[test]
     fn validate_rejects_bad_time_index() {
-        let mut metadata = RegionMetadata {
-            region_id: RegionId::new(1, 0),
-            columns: vec![
-                column("host", 0, ColumnDataType::String, SemanticType::Tag),
-                column(
-                    "ts",
-                    1,
-                    ColumnDataType::TimestampMillisecond,
-                    SemanticType::Timestamp,
-                ),
-                column("cpu", 2, ColumnDataType::Float64, SemanticType::Field),
-            ],
-            primary_key: vec![0],
-            time_index: 1,
-            schema_version: 0,
-        };
+        let mut metadata = crate::engine::test_util::cpu_metadata();
         metadata.validate().unwrap();
         metadata.time_index = 2;
         assert!(metadata.validate().is_err());

@@ -7,53 +7,12 @@ use arrow::array::{AsArray, Float64Array, RecordBatch, StringArray, TimestampMil
 use arrow::datatypes::{Float64Type, TimestampMillisecondType};
 use futures::TryStreamExt;
 
-use crate::engine::metadata::{
-    ColumnDataType, ColumnMetadata, RegionId, RegionMetadata, SemanticType,
-};
+use crate::engine::metadata::{RegionId, RegionMetadata};
 use crate::engine::region::{RegionRef, ScanRequest};
 use crate::engine::time_range::TimeRange;
 use crate::engine::{Engine, EngineOptions};
 
-fn metadata() -> RegionMetadata {
-    let column = |name: &str, id, data_type, semantic_type| ColumnMetadata {
-        name: name.to_string(),
-        column_id: id,
-        data_type,
-        semantic_type,
-        nullable: semantic_type != SemanticType::Timestamp,
-        default: None,
-    };
-    RegionMetadata {
-        region_id: RegionId::new(1, 0),
-        columns: vec![
-            column("host", 0, ColumnDataType::String, SemanticType::Tag),
-            column(
-                "ts",
-                1,
-                ColumnDataType::TimestampMillisecond,
-                SemanticType::Timestamp,
-            ),
-            column("cpu", 2, ColumnDataType::Float64, SemanticType::Field),
-        ],
-        primary_key: vec![0],
-        time_index: 1,
-        schema_version: 0,
-    }
-}
-
-fn batch(rows: &[(&str, i64, f64)]) -> RecordBatch {
-    RecordBatch::try_new(
-        metadata().arrow_schema(),
-        vec![
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
-            Arc::new(TimestampMillisecondArray::from_iter_values(
-                rows.iter().map(|r| r.1),
-            )),
-            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.2))),
-        ],
-    )
-    .unwrap()
-}
+use crate::engine::test_util::{cpu_batch as batch, cpu_metadata as metadata};
 
 async fn scan(region: &RegionRef, request: ScanRequest) -> Vec<(String, i64, f64)> {
     let (_, stream) = region.scan(request).unwrap();

@@ -1,7 +1,7 @@
-//! [`DataSink`]s that write into a region: [`InsertSink`] (INSERT) and [`DeleteSink`]
-//! (DELETE, which writes tombstones for the rows its input selects, as mito does).
+//! [`RegionSink`]: the [`DataSink`] that writes into a region, as Puts (INSERT) or as
+//! tombstones for the rows its input selects (DELETE, as mito does).
 //!
-//! Both run inside DataFusion's `DataSinkExec`, which reports the count as one `count`
+//! It runs inside DataFusion's `DataSinkExec`, which reports the count as one `count`
 //! UInt64 row.
 
 use std::fmt;
@@ -21,12 +21,23 @@ use crate::engine::metadata::RegionMetadataRef;
 use crate::engine::region::RegionRef;
 use crate::query::error::{Error, engine_to_datafusion};
 
-/// Writes INSERTed rows into a region as Puts.
+/// Which mutation a [`RegionSink`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkOp {
+    /// INSERT: rows conformed to the table schema, written as Puts.
+    Insert,
+    /// DELETE: tombstones for the row identities (tags, time index) of the input rows,
+    /// which come from a scan of the table itself.
+    Delete,
+}
+
+/// Writes the rows of a DataFusion plan into a region.
 #[derive(Debug)]
-pub struct InsertSink {
+pub struct RegionSink {
     table: String,
     region: RegionRef,
     metadata: RegionMetadataRef,
+    op: SinkOp,
     /// The table schema.
     table_schema: SchemaRef,
     /// The table schema with every field nullable: what DataFusion is told, so that NULLs
@@ -35,29 +46,39 @@ pub struct InsertSink {
     schema: SchemaRef,
 }
 
-impl InsertSink {
-    /// A sink writing into `region` of table `table`.
-    pub fn new(table: impl Into<String>, region: RegionRef, metadata: RegionMetadataRef) -> Self {
+impl RegionSink {
+    /// A sink applying `op` to `region` of table `table`.
+    pub fn new(
+        table: impl Into<String>,
+        region: RegionRef,
+        metadata: RegionMetadataRef,
+        op: SinkOp,
+    ) -> Self {
         let table_schema = metadata.arrow_schema();
         let schema = all_nullable(&table_schema);
-        InsertSink {
+        RegionSink {
             table: table.into(),
             region,
             metadata,
+            op,
             table_schema,
             schema,
         }
     }
 }
 
-impl DisplayAs for InsertSink {
+impl DisplayAs for RegionSink {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "InsertSink: table={}", self.table)
+        let kind = match self.op {
+            SinkOp::Insert => "InsertSink",
+            SinkOp::Delete => "DeleteSink",
+        };
+        write!(f, "{kind}: table={}", self.table)
     }
 }
 
 #[async_trait]
-impl DataSink for InsertSink {
+impl DataSink for RegionSink {
     fn schema(&self) -> &SchemaRef {
         &self.schema
     }
@@ -73,13 +94,15 @@ impl DataSink for InsertSink {
             if batch.num_rows() == 0 {
                 continue;
             }
-            let batch = conform_batch(&self.table, &self.metadata, &self.table_schema, &batch)?;
-            let written = self
-                .region
-                .write(batch)
-                .await
-                .map_err(engine_to_datafusion)?;
-            count += written as u64;
+            let written = match self.op {
+                SinkOp::Insert => {
+                    let batch =
+                        conform_batch(&self.table, &self.metadata, &self.table_schema, &batch)?;
+                    self.region.write(batch).await
+                }
+                SinkOp::Delete => self.region.delete(batch).await,
+            };
+            count += written.map_err(engine_to_datafusion)? as u64;
         }
         Ok(count)
     }
@@ -192,59 +215,6 @@ fn check_timestamp_range(
             value,
         }),
         None => Ok(()),
-    }
-}
-
-/// Writes a tombstone for every row identity (tags, time index) in its input.
-#[derive(Debug)]
-pub struct DeleteSink {
-    table: String,
-    region: RegionRef,
-    schema: SchemaRef,
-}
-
-impl DeleteSink {
-    /// A sink deleting from `region` of table `table`; its input has the full table schema.
-    pub fn new(table: impl Into<String>, region: RegionRef, schema: &SchemaRef) -> Self {
-        DeleteSink {
-            table: table.into(),
-            region,
-            schema: all_nullable(schema),
-        }
-    }
-}
-
-impl DisplayAs for DeleteSink {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DeleteSink: table={}", self.table)
-    }
-}
-
-#[async_trait]
-impl DataSink for DeleteSink {
-    fn schema(&self) -> &SchemaRef {
-        &self.schema
-    }
-
-    async fn write_all(
-        &self,
-        mut data: SendableRecordBatchStream,
-        _context: &Arc<TaskContext>,
-    ) -> Result<u64> {
-        let mut count = 0u64;
-        while let Some(batch) = data.next().await {
-            let batch = batch?;
-            if batch.num_rows() == 0 {
-                continue;
-            }
-            let deleted = self
-                .region
-                .delete(batch)
-                .await
-                .map_err(engine_to_datafusion)?;
-            count += deleted as u64;
-        }
-        Ok(count)
     }
 }
 

@@ -2,8 +2,8 @@
 //!
 //! - `scan` pushes the projection, the time range of time index filters (pushed down as
 //!   `Inexact`, so DataFusion still applies them) and the limit into [`RegionScanExec`].
-//! - `insert_into` writes through [`InsertSink`]; `DELETE` scans the matching rows and writes
-//!   tombstones through [`DeleteSink`].
+//! - `insert_into` writes through a [`RegionSink`]; `DELETE` scans the matching rows and
+//!   writes tombstones through one.
 //! - Column defaults are the stored SQL text, planned once at construction.
 
 use std::collections::HashMap;
@@ -28,7 +28,7 @@ use crate::engine::region::RegionRef;
 use crate::engine::time_range::TimeRange;
 use crate::query::error::Error;
 use crate::query::scan_exec::RegionScanExec;
-use crate::query::sink::{DeleteSink, InsertSink};
+use crate::query::sink::{RegionSink, SinkOp};
 use crate::query::time_filter::{TimeIndex, extract_time_range, is_time_filter};
 
 /// A tsdb table as seen by DataFusion.
@@ -198,10 +198,11 @@ impl TableProvider for TsdbTable {
         if insert_op != InsertOp::Append {
             return not_impl_err!("{insert_op} is not supported for table '{}'", self.name);
         }
-        let sink = InsertSink::new(
+        let sink = RegionSink::new(
             self.name.clone(),
             self.region.clone(),
             self.metadata.clone(),
+            SinkOp::Insert,
         );
         Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
     }
@@ -221,7 +222,12 @@ impl TableProvider for TsdbTable {
             }
             None => scan,
         };
-        let sink = DeleteSink::new(self.name.clone(), self.region.clone(), &self.schema);
+        let sink = RegionSink::new(
+            self.name.clone(),
+            self.region.clone(),
+            self.metadata.clone(),
+            SinkOp::Delete,
+        );
         Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
     }
 }

@@ -7,34 +7,13 @@ use object_store::path::Path;
 
 use super::storage::{self, FileKind};
 use super::*;
-use crate::engine::metadata::{ColumnDataType, ColumnMetadata, SemanticType};
 use crate::engine::sst::file::{FileId, FileMeta};
 use crate::engine::time_range::TimeRange;
 
 fn metadata(schema_version: u64) -> RegionMetadata {
-    let column = |name: &str, column_id, data_type, semantic_type| ColumnMetadata {
-        name: name.to_string(),
-        column_id,
-        data_type,
-        semantic_type,
-        nullable: semantic_type == SemanticType::Field,
-        default: None,
-    };
     RegionMetadata {
-        region_id: RegionId::new(1, 0),
-        columns: vec![
-            column("host", 0, ColumnDataType::String, SemanticType::Tag),
-            column(
-                "ts",
-                1,
-                ColumnDataType::TimestampMillisecond,
-                SemanticType::Timestamp,
-            ),
-            column("cpu", 2, ColumnDataType::Float64, SemanticType::Field),
-        ],
-        primary_key: vec![0],
-        time_index: 1,
         schema_version,
+        ..crate::engine::test_util::cpu_metadata()
     }
 }
 

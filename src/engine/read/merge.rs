@@ -251,51 +251,14 @@ impl Iterator for MergeReader {
 mod tests {
     use super::*;
     use crate::engine::memtable::Memtable;
-    use crate::engine::metadata::{
-        ColumnDataType, ColumnMetadata, RegionId, RegionMetadata, SemanticType,
-    };
-    use arrow::array::{Array, Float64Array, StringArray, TimestampMillisecondArray};
+    use crate::engine::metadata::RegionMetadata;
+    use arrow::array::Array;
 
-    pub(crate) fn cpu_metadata() -> Arc<RegionMetadata> {
-        let column = |name: &str, id, data_type, semantic_type| ColumnMetadata {
-            name: name.to_string(),
-            column_id: id,
-            data_type,
-            semantic_type,
-            nullable: semantic_type != SemanticType::Timestamp,
-            default: None,
-        };
-        Arc::new(RegionMetadata {
-            region_id: RegionId::new(1, 0),
-            columns: vec![
-                column("host", 0, ColumnDataType::String, SemanticType::Tag),
-                column(
-                    "ts",
-                    1,
-                    ColumnDataType::TimestampMillisecond,
-                    SemanticType::Timestamp,
-                ),
-                column("cpu", 2, ColumnDataType::Float64, SemanticType::Field),
-            ],
-            primary_key: vec![0],
-            time_index: 1,
-            schema_version: 0,
-        })
+    fn cpu_metadata() -> Arc<RegionMetadata> {
+        Arc::new(crate::engine::test_util::cpu_metadata())
     }
 
-    fn batch(rows: &[(&str, i64, f64)]) -> RecordBatch {
-        RecordBatch::try_new(
-            cpu_metadata().arrow_schema(),
-            vec![
-                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
-                Arc::new(TimestampMillisecondArray::from_iter_values(
-                    rows.iter().map(|r| r.1),
-                )),
-                Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.2))),
-            ],
-        )
-        .unwrap()
-    }
+    use crate::engine::test_util::cpu_batch as batch;
 
     fn collect(reader: MergeReader) -> Vec<(String, i64, Option<f64>)> {
         let mut out = Vec::new();
