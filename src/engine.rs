@@ -261,4 +261,6 @@ fn parse_region_dir(name: &str) -> Option<RegionId> {
 }
 
 #[cfg(test)]
+mod test_util;
+#[cfg(test)]
 mod tests;

@@ -13,7 +13,8 @@ use shell::{OutputFormat, ShellOptions};
 /// Interactive SQL shell for the tsdb embedded time-series database.
 ///
 /// Without -c/-f, reads SQL from the terminal (a REPL with history) or, when stdin is not a
-/// terminal, executes the statements piped on stdin as soon as each one is complete.
+/// terminal, executes the statements piped on stdin as soon as each one is complete. Dot
+/// commands (`.help`, `.mode csv`, `.read FILE`, ...) work in all of them, one per line.
 #[derive(Debug, Parser)]
 #[command(name = "tsdb-shell", version)]
 #[command(
@@ -23,6 +24,7 @@ use shell::{OutputFormat, ShellOptions};
                         tsdb-shell ./data -c 'SHOW TABLES'\n  \
                         tsdb-shell ./data -f schema.sql -f load.sql --format csv\n  \
                         tsdb-shell ./data < script.sql\n  \
+                        tsdb-shell ./data -c '.mode jsonl' -c 'SELECT * FROM cpu'\n  \
                         tsdb-shell /tmp/slt-data --slt sql-tests/query.slt"
 )]
 struct Args {
@@ -44,8 +46,8 @@ struct Args {
     #[arg(short = 'f', long = "file", value_name = "PATH")]
     files: Vec<PathBuf>,
 
-    /// How result sets are printed. In csv and json modes, `Affected Rows: N` goes to stderr so
-    /// that stdout stays machine-readable.
+    /// How result sets are printed (`.mode` switches later). In every mode but table,
+    /// `Affected Rows: N` goes to stderr so that stdout stays machine-readable.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
 
@@ -177,6 +179,15 @@ mod tests {
     fn json_format_and_bad_format() {
         let (args, _) = parse(&["tsdb-shell", "--format", "json"]);
         assert_eq!(args.format, OutputFormat::Json);
+        for (name, format) in [
+            ("tsv", OutputFormat::Tsv),
+            ("jsonl", OutputFormat::Jsonl),
+            ("markdown", OutputFormat::Markdown),
+            ("line", OutputFormat::Line),
+        ] {
+            assert_eq!(parse(&["tsdb-shell", "--format", name]).0.format, format);
+            assert_eq!(format.name(), name);
+        }
         assert!(
             <Args as clap::CommandFactory>::command()
                 .try_get_matches_from(["tsdb-shell", "--format", "xml"])

@@ -1,9 +1,10 @@
 //! The shell: opens the database and runs statements from `-c`/`-f` sources, from piped stdin,
 //! or from the interactive REPL; `--slt` runs sqllogictest files instead.
 //!
-//! Output contract (scripts rely on it): results go to stdout, errors to stderr as exactly one
-//! line `Error: <message>`, and `Affected Rows: N` to stdout in table mode (stderr in csv/json
-//! mode). Output is flushed after every statement. The exit status is 1 if any statement failed.
+//! Output contract (scripts rely on it): results go to stdout (or the `.output` file), errors to
+//! stderr as exactly one line `Error: <message>`, and `Affected Rows: N` to stdout in table mode
+//! (stderr in the other modes). Timings (`.timer on`) go to stderr in scripts. Output is flushed
+//! after every statement. The exit status is 1 if any statement or dot command failed.
 
 use std::fmt::Display;
 use std::io::{IsTerminal, Write};
@@ -15,11 +16,13 @@ use anyhow::Context;
 use tsdb::sql::StatementSplitter;
 use tsdb::{Database, Output};
 
+mod command;
 mod input;
 mod render;
 mod repl;
 
 pub use render::OutputFormat;
+use render::RenderOptions;
 
 /// Where `-c`/`-f` SQL comes from, in command-line order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +79,7 @@ pub async fn run(options: ShellOptions) -> ExitCode {
         input::run_reader(&mut session, std::io::stdin().lock()).await;
     }
 
+    session.set_output(None);
     let failed = session.failed;
     let interactive = session.interactive;
     if let Err(err) = session.db.close().await.context("closing the database") {
@@ -134,18 +138,38 @@ async fn run_slt(options: &ShellOptions) -> ExitCode {
     }
 }
 
+/// Where `.output`/`.once` send result sets.
+pub struct Redirect {
+    file: std::io::BufWriter<std::fs::File>,
+    /// `.once`: back to stdout after the next result set.
+    once: bool,
+}
+
+/// Rows shown by default in the REPL's table mode (`.maxrows`).
+const REPL_MAX_ROWS: usize = 40;
+
 /// One open database plus the output settings and the running error state.
 pub struct Session {
     db: Database,
     format: OutputFormat,
+    render: RenderOptions,
     bail: bool,
     interactive: bool,
-    /// Print `(N rows in set, 0.01 sec)` after results (REPL default; `\timing` toggles).
+    /// Print `N rows in set (0.010 sec)` after results (REPL default; `.timer` switches). In
+    /// scripts the line goes to stderr so that stdout stays clean.
     timing: bool,
+    /// `.output`/`.once` target; `None` is stdout.
+    output: Option<Redirect>,
     /// Some statement failed.
     failed: bool,
     /// Writing to stdout failed (e.g. a closed pipe): stop running statements.
     output_broken: bool,
+    /// `.quit` was run.
+    quit: bool,
+    /// How many `.read` scripts are running inside each other.
+    read_depth: usize,
+    /// The last result was printed in line mode: the next one starts with a blank line.
+    after_line_mode: bool,
 }
 
 impl Session {
@@ -153,17 +177,79 @@ impl Session {
         Session {
             db,
             format,
+            render: RenderOptions {
+                null: None,
+                max_rows: if interactive { REPL_MAX_ROWS } else { 0 },
+            },
             bail,
             interactive,
             timing: interactive,
+            output: None,
             failed: false,
             output_broken: false,
+            quit: false,
+            read_depth: 0,
+            after_line_mode: false,
         }
     }
 
-    /// True once nothing more should run: `--bail` after an error, or stdout is gone.
+    /// True once nothing more should run: `--bail` after an error, `.quit`, or stdout is gone.
     fn should_stop(&self) -> bool {
-        self.output_broken || (self.bail && self.failed)
+        self.quit || self.output_broken || (self.bail && self.failed)
+    }
+
+    /// Replaces the `.output` target, flushing the previous file.
+    fn set_output(&mut self, output: Option<Redirect>) {
+        if let Some(mut old) = self.output.take()
+            && let Err(err) = old.file.flush()
+        {
+            self.report_error(&format!("cannot write the output file: {err}"));
+        }
+        self.output = output;
+    }
+
+    /// Informational text (`.help`, `.mode`) for the user: always stdout.
+    fn print_info(&mut self, text: &str) {
+        let mut stdout = std::io::stdout().lock();
+        if writeln!(stdout, "{text}")
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            self.output_broken = true;
+        }
+    }
+
+    /// Result text (a rendered result set, `.schema`): to the `.output` file or stdout.
+    fn print_result_text(&mut self, text: &str) {
+        if let Err(err) = self.write_result(text) {
+            self.failed = true;
+            if is_broken_pipe(&err) {
+                self.output_broken = true;
+            } else {
+                print_error(&format!("{err:#}"));
+            }
+        }
+    }
+
+    fn write_result(&mut self, text: &str) -> anyhow::Result<()> {
+        match &mut self.output {
+            Some(redirect) => {
+                redirect
+                    .file
+                    .write_all(text.as_bytes())
+                    .and_then(|()| redirect.file.flush())
+                    .context("cannot write the output file")?;
+                if redirect.once {
+                    self.output = None;
+                }
+            }
+            None => {
+                let mut stdout = std::io::stdout().lock();
+                stdout.write_all(text.as_bytes())?;
+                stdout.flush()?;
+            }
+        }
+        Ok(())
     }
 
     /// Executes one statement and prints its result or its error.
@@ -187,31 +273,53 @@ impl Session {
         }
     }
 
-    fn print_output(&self, output: Output, elapsed: Duration) -> anyhow::Result<()> {
-        let mut stdout = std::io::stdout().lock();
+    fn print_output(&mut self, output: Output, elapsed: Duration) -> anyhow::Result<()> {
         match output {
             Output::Records { schema, batches } => {
-                let text = render::render(self.format, &schema, &batches)?;
-                stdout.write_all(text.as_bytes())?;
+                let mut text = render::render(self.format, &schema, &batches, &self.render)?;
+                if self.format == OutputFormat::Line && !text.is_empty() {
+                    if self.after_line_mode {
+                        text.insert(0, '\n');
+                    }
+                    self.after_line_mode = true;
+                }
+                self.write_result(&text)?;
                 if self.timing {
                     let rows: usize = batches.iter().map(|batch| batch.num_rows()).sum();
                     let noun = if rows == 1 { "row" } else { "rows" };
-                    writeln!(stdout, "{rows} {noun} in set ({})", format_elapsed(elapsed))?;
+                    let line = format!("{rows} {noun} in set ({})", format_elapsed(elapsed));
+                    self.print_timing(&line)?;
                 }
             }
             Output::AffectedRows(rows) => {
                 let mut line = format!("Affected Rows: {rows}");
-                if self.timing {
+                if self.timing && self.interactive {
                     line.push_str(&format!(" ({})", format_elapsed(elapsed)));
                 }
                 if self.format == OutputFormat::Table {
+                    let mut stdout = std::io::stdout().lock();
                     writeln!(stdout, "{line}")?;
+                    stdout.flush()?;
                 } else {
                     eprintln!("{line}");
                 }
+                if self.timing && !self.interactive {
+                    self.print_timing(&format!("Run Time: {}", format_elapsed(elapsed)))?;
+                }
             }
         }
-        stdout.flush()?;
+        Ok(())
+    }
+
+    /// The timing line: stdout in the REPL, stderr in scripts (stdout stays clean).
+    fn print_timing(&self, line: &str) -> anyhow::Result<()> {
+        if self.interactive {
+            let mut stdout = std::io::stdout().lock();
+            writeln!(stdout, "{line}")?;
+            stdout.flush()?;
+        } else {
+            eprintln!("{line}");
+        }
         Ok(())
     }
 

@@ -1,25 +1,25 @@
 //! Non-interactive input: `-c`/`-f` text and piped stdin. Each statement runs as soon as the
 //! [`StatementSplitter`] sees its terminating `;`; the unterminated remainder runs at the end.
+//! A line starting with `.` or `\` outside a statement is a dot command ([`command`]).
 
 use std::io::BufRead;
 
 use tsdb::sql::StatementSplitter;
 
-use super::{Session, drain, error_chain};
+use super::{Session, command, drain, error_chain};
 
-/// Runs every statement of `text` (a `-c` argument or a script file).
+/// Runs every statement and dot command of `text` (a `-c` argument or a script file).
 pub async fn run_text(session: &mut Session, text: &str) {
-    let mut splitter = StatementSplitter::new();
-    splitter.push(text);
-    drain(session, &mut splitter).await;
-    if !session.should_stop() {
-        finish(session, splitter).await;
-    }
+    run_lines(session, text.as_bytes(), "the script").await;
 }
 
 /// Reads `reader` line by line (stdin that is not a terminal), running statements as they
 /// complete, so a producer can wait for one statement's output before sending the next.
-pub async fn run_reader(session: &mut Session, mut reader: impl BufRead) {
+pub async fn run_reader(session: &mut Session, reader: impl BufRead) {
+    run_lines(session, reader, "stdin").await;
+}
+
+async fn run_lines(session: &mut Session, mut reader: impl BufRead, what: &str) {
     let mut splitter = StatementSplitter::new();
     let mut line = String::new();
     loop {
@@ -27,19 +27,31 @@ pub async fn run_reader(session: &mut Session, mut reader: impl BufRead) {
         match reader.read_line(&mut line) {
             Ok(0) => break,
             Ok(_) => {
-                splitter.push(&line);
-                drain(session, &mut splitter).await;
+                if command::is_command(&line) && !is_pending(&splitter) {
+                    if let Some(command) = command::parse(&line) {
+                        command::run(session, command).await;
+                    }
+                } else {
+                    splitter.push(&line);
+                    drain(session, &mut splitter).await;
+                }
                 if session.should_stop() {
                     return;
                 }
             }
             Err(err) => {
-                session.report_error(&format!("cannot read stdin: {err}"));
+                session.report_error(&format!("cannot read {what}: {err}"));
                 return;
             }
         }
     }
     finish(session, splitter).await;
+}
+
+/// True if the splitter holds the beginning of a statement (only checked for lines that look
+/// like dot commands, as it copies the pending text).
+fn is_pending(splitter: &StatementSplitter) -> bool {
+    splitter.clone().finish().is_some()
 }
 
 /// Runs the statement left without a terminating `;`, if any.

@@ -11,19 +11,11 @@ use rustyline::DefaultEditor;
 use rustyline::error::ReadlineError;
 use tsdb::sql::StatementSplitter;
 
+use super::command::{self, Command};
 use super::{Session, drain, print_error};
 
 const PROMPT: &str = "tsdb> ";
 const CONTINUATION_PROMPT: &str = "   -> ";
-
-const HELP: &str = "\
-Statements end with `;` and may span several lines.
-  \\q, quit, exit   leave the shell (or Ctrl-D)
-  \\d               list tables
-  \\d TABLE         describe a table
-  \\timing          toggle row counts and timings
-  \\?, help         this help
-Ctrl-C clears the current input.";
 
 /// Runs the REPL until Ctrl-D or `\q`.
 pub async fn run(session: &mut Session, data_dir: &Path) {
@@ -39,7 +31,7 @@ pub async fn run(session: &mut Session, data_dir: &Path) {
         let _ = editor.load_history(path);
     }
     println!(
-        "tsdb-shell {} - database {}\nEnd statements with `;`. Type \\? for help, \\q or Ctrl-D to quit.",
+        "tsdb-shell {} - database {}\nEnd statements with `;`. Type .help for help, .quit or Ctrl-D to quit.",
         env!("CARGO_PKG_VERSION"),
         data_dir.display()
     );
@@ -65,10 +57,12 @@ pub async fn run(session: &mut Session, data_dir: &Path) {
         };
         if buffer.is_empty() {
             match meta_command(line.trim()) {
-                Some(MetaCommand::Quit) => break,
                 Some(command) => {
                     let _ = editor.add_history_entry(line.trim());
-                    run_meta_command(session, command).await;
+                    command::run(session, command).await;
+                    if session.quit {
+                        break;
+                    }
                     continue;
                 }
                 None if line.trim().is_empty() => continue,
@@ -124,49 +118,17 @@ fn history_path_from(xdg_state_home: Option<PathBuf>, home: Option<PathBuf>) -> 
     Some(state.join("tsdb-shell").join("history"))
 }
 
-#[derive(Debug, PartialEq, Eq)]
-enum MetaCommand {
-    Quit,
-    Help,
-    ListTables,
-    Describe(String),
-    Timing,
-    Unknown(String),
-}
-
-/// Recognises a meta command; only asked at the start of a statement.
-fn meta_command(line: &str) -> Option<MetaCommand> {
-    let line = line.trim_end_matches(';').trim();
-    match line.to_ascii_lowercase().as_str() {
-        "quit" | "exit" | "\\q" => return Some(MetaCommand::Quit),
-        "help" | "\\?" | "\\h" => return Some(MetaCommand::Help),
-        _ => {}
-    }
-    let rest = line.strip_prefix('\\')?;
-    let mut words = rest.split_whitespace();
-    let command = words.next().unwrap_or_default();
-    let argument = words.next();
-    Some(match (command, argument) {
-        ("d" | "dt", None) => MetaCommand::ListTables,
-        ("d", Some(table)) => MetaCommand::Describe(table.to_string()),
-        ("timing", None) => MetaCommand::Timing,
-        _ => MetaCommand::Unknown(line.to_string()),
-    })
-}
-
-async fn run_meta_command(session: &mut Session, command: MetaCommand) {
-    match command {
-        MetaCommand::Quit => {}
-        MetaCommand::Help => println!("{HELP}"),
-        MetaCommand::ListTables => session.execute("SHOW TABLES").await,
-        MetaCommand::Describe(table) => session.execute(&format!("DESC TABLE {table}")).await,
-        MetaCommand::Timing => {
-            session.timing = !session.timing;
-            println!("Timing is {}.", if session.timing { "on" } else { "off" });
-        }
-        MetaCommand::Unknown(text) => {
-            print_error(&format!("unknown command {text}; type \\? for help"));
-        }
+/// A dot command, or one of the bare words `quit`, `exit` and `help` (REPL only).
+fn meta_command(line: &str) -> Option<Command> {
+    match line
+        .trim_end_matches(';')
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "quit" | "exit" => Some(Command::Quit),
+        "help" => Some(Command::Help),
+        _ => command::parse(line),
     }
 }
 
@@ -193,20 +155,11 @@ mod tests {
 
     #[test]
     fn meta_commands() {
-        assert_eq!(meta_command("\\q"), Some(MetaCommand::Quit));
-        assert_eq!(meta_command("exit"), Some(MetaCommand::Quit));
-        assert_eq!(meta_command("QUIT;"), Some(MetaCommand::Quit));
-        assert_eq!(meta_command("\\?"), Some(MetaCommand::Help));
-        assert_eq!(meta_command("\\d"), Some(MetaCommand::ListTables));
-        assert_eq!(
-            meta_command("\\d cpu"),
-            Some(MetaCommand::Describe("cpu".into()))
-        );
-        assert_eq!(meta_command("\\timing"), Some(MetaCommand::Timing));
-        assert_eq!(
-            meta_command("\\x"),
-            Some(MetaCommand::Unknown("\\x".into()))
-        );
+        assert_eq!(meta_command("\\q"), Some(Command::Quit));
+        assert_eq!(meta_command("exit"), Some(Command::Quit));
+        assert_eq!(meta_command("QUIT;"), Some(Command::Quit));
+        assert_eq!(meta_command("help"), Some(Command::Help));
+        assert_eq!(meta_command(".tables"), Some(Command::Tables));
         assert_eq!(meta_command("SELECT 1;"), None);
         assert_eq!(meta_command("exit_code"), None);
     }
