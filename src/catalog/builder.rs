@@ -7,6 +7,30 @@ use crate::sql::CreateTable;
 /// The storage engine tables are created with (GreptimeDB's default).
 pub const DEFAULT_ENGINE: &str = "mito";
 
+/// Table options tsdb honours, with the values it accepts. Other mito options parse (so
+/// GreptimeDB DDL reads cleanly) but are refused here rather than stored and ignored: a
+/// `ttl` that silently never expires data would be worse than an error.
+const SUPPORTED_OPTIONS: &[(&str, &[&str])] = &[("compaction.type", &["twcs"])];
+
+fn check_options(create: &CreateTable) -> Result<()> {
+    for (key, value) in &create.options {
+        let supported = SUPPORTED_OPTIONS
+            .iter()
+            .find(|(k, _)| k == key)
+            .is_some_and(|(_, values)| values.iter().any(|v| v.eq_ignore_ascii_case(value)));
+        if !supported {
+            return Err(Error::InvalidTable {
+                name: create.name.clone(),
+                reason: format!(
+                    "table option {key} = '{value}' is not supported yet (supported: \
+                     compaction.type = 'twcs')"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The schema of region `region_id` for `create`: column ids `0..n` in declaration order.
 ///
 /// # Errors
@@ -24,6 +48,7 @@ pub fn region_metadata(create: &CreateTable, region_id: RegionId) -> Result<Regi
             "unsupported engine '{engine}' (only {DEFAULT_ENGINE})"
         )));
     }
+    check_options(create)?;
     if create.columns.is_empty() {
         return Err(invalid(
             "a table needs at least a time index column".to_string(),
@@ -99,6 +124,22 @@ mod tests {
             engine: None,
             options: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn refuses_options_it_would_not_honour() {
+        let mut with_ttl = create();
+        with_ttl.options.insert("ttl".into(), "7d".into());
+        let message = region_metadata(&with_ttl, RegionId::new(5, 0))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("ttl = '7d' is not supported yet"),
+            "{message}"
+        );
+        let mut twcs = create();
+        twcs.options.insert("compaction.type".into(), "twcs".into());
+        region_metadata(&twcs, RegionId::new(5, 0)).unwrap();
     }
 
     #[test]
