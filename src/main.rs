@@ -24,6 +24,7 @@ use shell::{OutputFormat, ShellOptions};
                         tsdb-shell ./data -c 'SHOW TABLES'\n  \
                         tsdb-shell ./data -f schema.sql -f load.sql --format csv\n  \
                         tsdb-shell ./data < script.sql\n  \
+                        tsdb-shell ./data --history-file ~/.tsdb_history\n  \
                         tsdb-shell ./data -c '.mode jsonl' -c 'SELECT * FROM cpu'\n  \
                         tsdb-shell /tmp/slt-data --slt sql-tests/query.slt"
 )]
@@ -42,7 +43,8 @@ struct Args {
     )]
     commands: Vec<String>,
 
-    /// Run the SQL script in PATH and exit. May be repeated; runs in order with --command.
+    /// Run the SQL script in PATH and exit. May be repeated; runs in order with --command. A
+    /// script stops at its first error (later -c/-f still run unless --bail; exit status 1).
     #[arg(short = 'f', long = "file", value_name = "PATH")]
     files: Vec<PathBuf>,
 
@@ -60,6 +62,29 @@ struct Args {
     /// and a summary, failure details on stderr, and exits 1 if any file fails.
     #[arg(long = "slt", value_name = "FILE", conflicts_with_all = ["commands", "files"])]
     slt_files: Vec<PathBuf>,
+
+    /// Keep the REPL history in PATH (default: $TSDB_HISTORY, else
+    /// $XDG_STATE_HOME/tsdb-shell/history, else ~/.local/state/tsdb-shell/history).
+    #[arg(long, value_name = "PATH", conflicts_with = "no_history")]
+    history_file: Option<PathBuf>,
+
+    /// Neither read nor write the REPL history file.
+    #[arg(long)]
+    no_history: bool,
+}
+
+/// Where the REPL keeps its history: `--no-history`, then `--history-file`, then
+/// `$TSDB_HISTORY` (non-empty), then the XDG default.
+fn history_setting(args: &Args, env: Option<std::ffi::OsString>) -> shell::History {
+    if args.no_history {
+        shell::History::Disabled
+    } else if let Some(path) = &args.history_file {
+        shell::History::File(path.clone())
+    } else if let Some(path) = env.filter(|value| !value.is_empty()) {
+        shell::History::File(PathBuf::from(path))
+    } else {
+        shell::History::Default
+    }
 }
 
 /// Which -c/-f arguments were given, in command-line order.
@@ -82,6 +107,7 @@ fn main() -> ExitCode {
         Err(err) => err.exit(),
     };
     let options = ShellOptions {
+        history: history_setting(&args, std::env::var_os("TSDB_HISTORY")),
         sources: ordered_sources(&matches, &args),
         data_dir: args.data_dir,
         format: args.format,
@@ -191,6 +217,35 @@ mod tests {
         assert!(
             <Args as clap::CommandFactory>::command()
                 .try_get_matches_from(["tsdb-shell", "--format", "xml"])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn history_options() {
+        let (args, _) = parse(&["tsdb-shell"]);
+        assert_eq!(history_setting(&args, None), shell::History::Default);
+        assert_eq!(
+            history_setting(&args, Some("/e/h".into())),
+            shell::History::File("/e/h".into())
+        );
+        assert_eq!(
+            history_setting(&args, Some("".into())),
+            shell::History::Default
+        );
+        let (args, _) = parse(&["tsdb-shell", "--history-file", "/a/h"]);
+        assert_eq!(
+            history_setting(&args, Some("/e/h".into())),
+            shell::History::File("/a/h".into())
+        );
+        let (args, _) = parse(&["tsdb-shell", "--no-history"]);
+        assert_eq!(
+            history_setting(&args, Some("/e/h".into())),
+            shell::History::Disabled
+        );
+        assert!(
+            <Args as clap::CommandFactory>::command()
+                .try_get_matches_from(["tsdb-shell", "--no-history", "--history-file", "x"])
                 .is_err()
         );
     }

@@ -2,8 +2,9 @@
 //! or from the interactive REPL; `--slt` runs sqllogictest files instead.
 //!
 //! Output contract (scripts rely on it): results go to stdout (or the `.output` file), errors to
-//! stderr as exactly one line `Error: <message>`, and `Affected Rows: N` to stdout in table mode
-//! (stderr in the other modes). Timings (`.timer on`) go to stderr in scripts. Output is flushed
+//! stderr as exactly one line `Error: <message>` (in the REPL and for `-c`, a parse error's line
+//! is followed by the statement's offending line and a `^` under the column), and
+//! `Affected Rows: N` to stdout in table mode (stderr in the other modes). Timings (`.timer on`) go to stderr in scripts. Output is flushed
 //! after every statement. The exit status is 1 if any statement or dot command failed.
 
 use std::fmt::Display;
@@ -17,6 +18,7 @@ use tsdb::sql::StatementSplitter;
 use tsdb::{Database, Output};
 
 mod command;
+mod helper;
 mod input;
 mod render;
 mod repl;
@@ -33,6 +35,17 @@ pub enum Source {
     File(PathBuf),
 }
 
+/// Where the REPL keeps its history (script input is never recorded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum History {
+    /// `$XDG_STATE_HOME/tsdb-shell/history`, else `~/.local/state/tsdb-shell/history`.
+    Default,
+    /// `--history-file PATH` or `$TSDB_HISTORY`.
+    File(PathBuf),
+    /// `--no-history`.
+    Disabled,
+}
+
 /// Everything the shell needs from the command line.
 #[derive(Debug)]
 pub struct ShellOptions {
@@ -46,6 +59,8 @@ pub struct ShellOptions {
     pub bail: bool,
     /// `--slt` files: run them instead of the shell.
     pub slt_files: Vec<PathBuf>,
+    /// The REPL's history file.
+    pub history: History,
 }
 
 /// Runs the shell and returns the process exit status.
@@ -74,7 +89,7 @@ pub async fn run(options: ShellOptions) -> ExitCode {
             }
         }
     } else if interactive {
-        repl::run(&mut session, &options.data_dir).await;
+        repl::run(&mut session, &options.data_dir, &options.history).await;
     } else {
         input::run_reader(&mut session, std::io::stdin().lock()).await;
     }
@@ -97,11 +112,24 @@ pub async fn run(options: ShellOptions) -> ExitCode {
 /// Runs one `-c`/`-f` source to its end (or to the first error with `--bail`).
 async fn run_source(session: &mut Session, source: &Source) {
     match source {
-        Source::Command(sql) => input::run_text(session, sql).await,
+        Source::Command(sql) => {
+            session.show_caret = true;
+            input::run_text(session, sql).await;
+            session.show_caret = false;
+        }
+        // A file stops at its first error, like `.read`; later sources still run (unless
+        // --bail), but the exit status is 1.
         Source::File(path) => match std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))
         {
-            Ok(text) => input::run_text(session, &text).await,
+            Ok(text) => {
+                let (failed, bail) = (session.failed, session.bail);
+                session.failed = false;
+                session.bail = true;
+                input::run_text(session, &text).await;
+                session.bail = bail;
+                session.failed |= failed;
+            }
             Err(err) => session.report_error(&format!("{err:#}")),
         },
     }
@@ -170,6 +198,8 @@ pub struct Session {
     read_depth: usize,
     /// The last result was printed in line mode: the next one starts with a blank line.
     after_line_mode: bool,
+    /// Under a parse error's `Error:` line, show the statement's line with a `^` (REPL, `-c`).
+    show_caret: bool,
 }
 
 impl Session {
@@ -190,6 +220,7 @@ impl Session {
             quit: false,
             read_depth: 0,
             after_line_mode: false,
+            show_caret: interactive,
         }
     }
 
@@ -269,7 +300,17 @@ impl Session {
                     }
                 }
             }
-            Err(err) => self.report_error(&error_chain(&err)),
+            Err(err) => {
+                self.report_error(&error_chain(&err));
+                if self.show_caret
+                    && let Some((line, column)) = error_position(&err)
+                    && let Some(text) = caret_lines(sql, line, column)
+                {
+                    let mut stderr = std::io::stderr().lock();
+                    let _ = stderr.write_all(text.as_bytes());
+                    let _ = stderr.flush();
+                }
+            }
         }
     }
 
@@ -367,6 +408,41 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     message
 }
 
+/// Where in the statement a parse error is: tsdb's own parser reports it as a field, DataFusion's
+/// (sqlparser's) only in the message, as `at Line: N, Column: M`.
+fn error_position(err: &tsdb::Error) -> Option<(u64, u64)> {
+    if let tsdb::Error::Sql(sql_err) = err {
+        return sql_err.position();
+    }
+    let message = err.to_string();
+    let at = message.rfind("at Line: ")?;
+    let rest = &message[at + "at Line: ".len()..];
+    let (line, rest) = rest.split_once(", Column: ")?;
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    Some((line.parse().ok()?, rest[..digits].parse().ok()?))
+}
+
+/// The `line`-th line (1-based) of `sql` and a `^` under its `column`-th character (1-based),
+/// each ending with a newline; `None` if the position is outside the text.
+fn caret_lines(sql: &str, line: u64, column: u64) -> Option<String> {
+    let text = sql
+        .lines()
+        .nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+    let column = usize::try_from(column).ok()?.checked_sub(1)?;
+    if column > text.chars().count() {
+        return None;
+    }
+    // Tabs stay tabs so that the caret lines up whatever the terminal's tab width.
+    let pad: String = text
+        .chars()
+        .take(column)
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    Some(format!("{text}\n{pad}^\n"))
+}
+
 /// Collapses every run of whitespace (including newlines) into one space.
 fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -438,6 +514,22 @@ mod tests {
     fn messages_are_flattened_to_one_line() {
         assert_eq!(one_line("a\n  b\r\n\tc "), "a b c");
         assert_eq!(one_line("plain"), "plain");
+    }
+
+    #[test]
+    fn caret_points_at_the_column() {
+        assert_eq!(
+            caret_lines("SELECT 1;\nSELEC oops;", 2, 7).as_deref(),
+            Some("SELEC oops;\n      ^\n")
+        );
+        assert_eq!(
+            caret_lines("\tFROM x", 1, 2).as_deref(),
+            Some("\tFROM x\n\t^\n")
+        );
+        assert_eq!(caret_lines("a b", 1, 4).as_deref(), Some("a b\n   ^\n"));
+        assert_eq!(caret_lines("a b", 1, 9), None);
+        assert_eq!(caret_lines("a b", 2, 1), None);
+        assert_eq!(caret_lines("a b", 0, 1), None);
     }
 
     #[test]

@@ -3,30 +3,50 @@
 //!
 //! Completeness is decided by [`StatementSplitter`] over the whole buffer, so a `;` inside a
 //! string literal or comment does not end a statement. A complete buffer runs all its statements
-//! and becomes one history entry. Ctrl-C discards the buffer, Ctrl-D exits.
+//! and becomes one history entry. Ctrl-C discards the buffer, Ctrl-D exits. Tab completion and
+//! syntax highlighting come from [`SqlHelper`].
 
 use std::path::{Path, PathBuf};
 
-use rustyline::DefaultEditor;
+use std::io::IsTerminal;
+
 use rustyline::error::ReadlineError;
+use rustyline::history::DefaultHistory;
+use rustyline::{CompletionType, Config, Editor};
 use tsdb::sql::StatementSplitter;
 
 use super::command::{self, Command};
-use super::{Session, drain, print_error};
+use super::helper::{self, SqlHelper};
+use super::{History, Session, drain, print_error};
 
 const PROMPT: &str = "tsdb> ";
 const CONTINUATION_PROMPT: &str = "   -> ";
 
 /// Runs the REPL until Ctrl-D or `\q`.
-pub async fn run(session: &mut Session, data_dir: &Path) {
-    let mut editor = match DefaultEditor::new() {
+pub async fn run(session: &mut Session, data_dir: &Path, history: &History) {
+    let config = Config::builder()
+        .completion_type(CompletionType::List)
+        .auto_add_history(false)
+        .build();
+    let mut editor = match Editor::<SqlHelper, DefaultHistory>::with_config(config) {
         Ok(editor) => editor,
         Err(err) => {
             print_error(&format!("cannot start the line editor: {err}"));
             return;
         }
     };
-    let history = history_path();
+    let color = helper::color_enabled(
+        std::io::stdout().is_terminal(),
+        std::env::var_os("NO_COLOR"),
+    );
+    let mut sql_helper = SqlHelper::new(color);
+    sql_helper.schema = helper::schema_of(&session.db);
+    editor.set_helper(Some(sql_helper));
+    let history = match history {
+        History::Default => history_path(),
+        History::File(path) => Some(path.clone()),
+        History::Disabled => None,
+    };
     if let Some(path) = &history {
         let _ = editor.load_history(path);
     }
@@ -60,6 +80,9 @@ pub async fn run(session: &mut Session, data_dir: &Path) {
                 Some(command) => {
                     let _ = editor.add_history_entry(line.trim());
                     command::run(session, command).await;
+                    if let Some(sql_helper) = editor.helper_mut() {
+                        sql_helper.schema = helper::schema_of(&session.db);
+                    }
                     if session.quit {
                         break;
                     }
@@ -79,6 +102,9 @@ pub async fn run(session: &mut Session, data_dir: &Path) {
         splitter.push(&buffer);
         buffer.clear();
         drain(session, &mut splitter).await;
+        if let Some(sql_helper) = editor.helper_mut() {
+            sql_helper.schema = helper::schema_of(&session.db);
+        }
     }
 
     if let Some(path) = &history {
