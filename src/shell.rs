@@ -74,7 +74,7 @@ pub async fn run(options: ShellOptions) -> ExitCode {
     {
         Ok(db) => db,
         Err(err) => {
-            print_error(&format!("{err:#}"));
+            print_error(&error_chain(err.as_ref()));
             return ExitCode::FAILURE;
         }
     };
@@ -98,7 +98,7 @@ pub async fn run(options: ShellOptions) -> ExitCode {
     let failed = session.failed;
     let interactive = session.interactive;
     if let Err(err) = session.db.close().await.context("closing the database") {
-        print_error(&format!("{err:#}"));
+        print_error(&error_chain(err.as_ref()));
         return ExitCode::FAILURE;
     }
     // In the REPL, errors were already shown and the user moved on; the session itself succeeded.
@@ -130,7 +130,7 @@ async fn run_source(session: &mut Session, source: &Source) {
                 session.bail = bail;
                 session.failed |= failed;
             }
-            Err(err) => session.report_error(&format!("{err:#}")),
+            Err(err) => session.report_error(&error_chain(err.as_ref())),
         },
     }
 }
@@ -257,7 +257,7 @@ impl Session {
             if is_broken_pipe(&err) {
                 self.output_broken = true;
             } else {
-                print_error(&format!("{err:#}"));
+                print_error(&error_chain(err.as_ref()));
             }
         }
     }
@@ -296,7 +296,7 @@ impl Session {
                     if is_broken_pipe(&err) {
                         self.output_broken = true;
                     } else {
-                        print_error(&format!("{err:#}"));
+                        print_error(&error_chain(err.as_ref()));
                     }
                 }
             }
@@ -507,6 +507,17 @@ mod tests {
         assert_eq!(
             error_chain(&*boxed),
             "cannot open database d: table t not found"
+        );
+    }
+
+    /// A thiserror message that embeds its source, wrapped in anyhow context, is printed once:
+    /// anyhow's `{:#}` would repeat every level.
+    #[test]
+    fn context_over_self_describing_errors_is_not_repeated() {
+        let err = anyhow::Error::new(Outer(Inner)).context("cannot open database d");
+        assert_eq!(
+            error_chain(err.as_ref()),
+            "cannot open database d: External error: table t not found"
         );
     }
 
