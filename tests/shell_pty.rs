@@ -1,76 +1,23 @@
-//! The interactive REPL driven through a pseudo-terminal: tab completion, the continuation
-//! prompt, the history file and syntax highlighting. Uses the C library's pty functions
-//! directly (no extra crates, no `script`/`tmux`).
+//! The interactive REPL driven through a pseudo-terminal (via the `rexpect` crate): tab
+//! completion, the continuation prompt, the history file and syntax highlighting.
 #![cfg(target_os = "linux")]
 
-use std::fs::File;
-use std::io::{Read, Write};
-use std::os::fd::FromRawFd;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use std::ffi::{c_char, c_int, c_ulong};
+use rexpect::process::WaitStatus;
+use rexpect::session::{PtySession, spawn_command};
 
-unsafe extern "C" {
-    fn posix_openpt(flags: c_int) -> c_int;
-    fn grantpt(fd: c_int) -> c_int;
-    fn unlockpt(fd: c_int) -> c_int;
-    fn ptsname_r(fd: c_int, buf: *mut c_char, len: usize) -> c_int;
-    fn setsid() -> c_int;
-    fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
-}
-
-const O_RDWR: c_int = 2;
-const O_NOCTTY: c_int = 0o400;
-const TIOCSCTTY: c_ulong = 0x540E;
-const TIOCSWINSZ: c_ulong = 0x5414;
-
-#[repr(C)]
-struct WinSize {
-    rows: u16,
-    cols: u16,
-    x: u16,
-    y: u16,
-}
+const TIMEOUT_MS: u64 = 30_000;
 
 /// A `tsdb-shell` REPL running on a pty, with everything it printed so far.
 struct Repl {
-    child: Child,
-    master: File,
-    output: Arc<Mutex<Vec<u8>>>,
+    session: PtySession,
+    transcript: String,
 }
 
 impl Repl {
     fn spawn(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Repl {
-        // SAFETY: plain libc calls on a descriptor we own; results are checked.
-        let (master, slave_path) = unsafe {
-            let fd = posix_openpt(O_RDWR | O_NOCTTY);
-            assert!(fd >= 0, "posix_openpt failed");
-            assert_eq!(grantpt(fd), 0);
-            assert_eq!(unlockpt(fd), 0);
-            let size = WinSize {
-                rows: 40,
-                cols: 200,
-                x: 0,
-                y: 0,
-            };
-            ioctl(fd, TIOCSWINSZ, &size as *const WinSize);
-            let mut name = [0 as c_char; 256];
-            assert_eq!(ptsname_r(fd, name.as_mut_ptr(), name.len()), 0);
-            let path = std::ffi::CStr::from_ptr(name.as_ptr())
-                .to_str()
-                .unwrap()
-                .to_string();
-            (File::from_raw_fd(fd), path)
-        };
-        let slave = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&slave_path)
-            .unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_tsdb-shell"));
         command
             .arg(dir.join("data"))
@@ -79,82 +26,62 @@ impl Repl {
             .env("XDG_STATE_HOME", dir.join("state"))
             .env("TERM", "xterm")
             .env_remove("TSDB_HISTORY")
-            .env_remove("NO_COLOR")
-            .stdin(slave.try_clone().unwrap())
-            .stdout(slave.try_clone().unwrap())
-            .stderr(slave);
+            .env_remove("NO_COLOR");
         for (key, value) in envs {
             command.env(key, value);
         }
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            command.pre_exec(|| {
-                setsid();
-                ioctl(0, TIOCSCTTY, 0);
-                Ok(())
-            });
-        }
-        let child = command.spawn().unwrap();
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let mut reader = master.try_clone().unwrap();
-        let sink = Arc::clone(&output);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
+        let mut session =
+            spawn_command(command, Some(TIMEOUT_MS)).expect("spawn tsdb-shell on a pty");
+        // A REPL left running by a failed test is SIGKILLed if SIGTERM does not stop it.
+        session.process_mut().set_kill_timeout(Some(5_000));
         Repl {
-            child,
-            master,
-            output,
+            session,
+            transcript: String::new(),
         }
     }
 
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
-    }
-
-    /// Waits until the output after byte `from` contains `needle`; returns where it ends.
-    fn expect_after(&self, from: usize, needle: &str) -> usize {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let text = self.text();
-            if let Some(at) = text.get(from..).and_then(|rest| rest.find(needle)) {
-                return from + at + needle.len();
+    /// Waits until the output not yet consumed contains `needle` and consumes it.
+    fn expect(&mut self, needle: &str) {
+        match self.session.exp_string(needle) {
+            Ok(before) => {
+                self.transcript.push_str(&before);
+                self.transcript.push_str(needle);
             }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {needle:?}; output: {text:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
+            Err(error) => panic!(
+                "waiting for {needle:?}: {error}; consumed so far: {:?}",
+                self.transcript
+            ),
         }
     }
 
     fn send(&mut self, input: &str) {
-        self.master.write_all(input.as_bytes()).unwrap();
-        self.master.flush().unwrap();
+        self.session.send(input).unwrap();
+        self.session.flush().unwrap();
     }
 
+    /// Waits for the REPL to close the terminal and exit successfully; returns the whole output.
     fn wait(mut self) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "{status}: {:?}", self.text());
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "REPL did not exit: {:?}",
-                self.text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        match self.session.exp_eof() {
+            Ok(rest) => self.transcript.push_str(&rest),
+            Err(error) => panic!("REPL did not exit: {error}; output: {:?}", self.transcript),
         }
-        self.text()
+        let status = self.session.process().wait().unwrap();
+        assert!(
+            matches!(status, WaitStatus::Exited(_, 0)),
+            "{status:?}: {:?}",
+            self.transcript
+        );
+        self.transcript
     }
+}
+
+/// Whether `text` holds an ANSI colour/attribute sequence (`ESC [ <digits and ;> m`).
+fn has_sgr(text: &str) -> bool {
+    text.match_indices("\x1b[").any(|(at, intro)| {
+        text[at + intro.len()..]
+            .trim_start_matches(|c: char| c.is_ascii_digit() || c == ';')
+            .starts_with('m')
+    })
 }
 
 #[test]
@@ -166,39 +93,46 @@ fn completion_continuation_prompt_and_history() {
         &["--history-file", history.to_str().unwrap()],
         &[("NO_COLOR", "1")],
     );
-    let mut at = repl.expect_after(0, "tsdb> ");
+    repl.expect("tsdb> ");
     repl.send(
         "CREATE TABLE cpu (host STRING, ts TIMESTAMP TIME INDEX, usage_user DOUBLE, \
          PRIMARY KEY (host));\r",
     );
-    at = repl.expect_after(at, "Affected Rows: 0");
-    at = repl.expect_after(at, "tsdb> ");
+    repl.expect("Affected Rows: 0");
+    repl.expect("tsdb> ");
     // Column and table names complete with Tab.
     repl.send("SELECT usage_u\t");
-    at = repl.expect_after(at, "SELECT usage_user");
+    repl.expect("tsdb> SELECT usage_user\r");
     repl.send(" FROM c\t");
-    at = repl.expect_after(at, "FROM cpu");
+    repl.expect("tsdb> SELECT usage_user FROM cpu\r");
     // No `;` yet: the continuation prompt.
     repl.send("\r");
-    at = repl.expect_after(at, "   -> ");
+    repl.expect("   -> ");
     repl.send(";\r");
-    at = repl.expect_after(at, "0 rows in set");
+    repl.expect("| usage_user |");
+    repl.expect("0 rows in set");
+    repl.expect("tsdb> ");
     repl.send(".ta\t");
-    at = repl.expect_after(at, ".tables");
+    repl.expect("tsdb> .tables\r");
     repl.send("\r");
-    at = repl.expect_after(at, "cpu");
+    repl.expect("| Tables_in_public |");
+    repl.expect("| cpu ");
+    repl.expect("1 row in set");
+    repl.expect("tsdb> ");
     repl.send(".quit\r");
     let output = repl.wait();
-    assert!(!output[at..].contains("Error"), "{output}");
-    assert!(
-        !output.contains("\x1b[1;34m"),
-        "NO_COLOR: no highlighting: {output:?}"
-    );
+    assert!(!output.contains("Error"), "{output:?}");
+    assert!(!has_sgr(&output), "NO_COLOR: no highlighting: {output:?}");
 
-    let saved = std::fs::read_to_string(&history).unwrap();
-    assert!(saved.contains("CREATE TABLE cpu"), "{saved}");
-    assert!(saved.contains("SELECT usage_user FROM cpu"), "{saved}");
-    assert!(saved.contains(".tables"), "{saved}");
+    // Every entry, in order; the multi-line statement is stored as one entry.
+    assert_eq!(
+        std::fs::read_to_string(&history).unwrap(),
+        "#V2\n\
+         CREATE TABLE cpu (host STRING, ts TIMESTAMP TIME INDEX, usage_user DOUBLE, PRIMARY KEY (host));\n\
+         SELECT usage_user FROM cpu\\n;\n\
+         .tables\n\
+         .quit\n"
+    );
     // The default location was not used.
     assert!(!dir.path().join("state").exists());
 }
@@ -207,17 +141,20 @@ fn completion_continuation_prompt_and_history() {
 fn highlighting_and_default_history_location() {
     let dir = tempfile::tempdir().unwrap();
     let mut repl = Repl::spawn(dir.path(), &[], &[]);
-    let mut at = repl.expect_after(0, "tsdb> ");
+    repl.expect("tsdb> ");
     repl.send("SELECT 1 = = 2;\r");
-    at = repl.expect_after(at, "\x1b[1;34mSELECT\x1b[0m");
+    repl.expect("\x1b[1;34mSELECT\x1b[0m");
     // A parse error with a caret under the offending token.
-    at = repl.expect_after(at, "Error: ");
-    at = repl.expect_after(at, "SELECT 1 = = 2\r\n           ^");
+    repl.expect("Error: ");
+    repl.expect("\r\nSELECT 1 = = 2\r\n           ^\r\n");
+    repl.expect("tsdb> ");
     repl.send("\x04");
     let output = repl.wait();
-    assert!(output.len() >= at);
-    let saved = std::fs::read_to_string(dir.path().join("state/tsdb-shell/history")).unwrap();
-    assert!(saved.contains("SELECT 1 = = 2;"), "{saved}");
+    assert!(has_sgr(&output), "{output:?}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("state/tsdb-shell/history")).unwrap(),
+        "#V2\nSELECT 1 = = 2;\n"
+    );
     assert!(!dir.path().join("data/history").exists());
 }
 
@@ -225,10 +162,17 @@ fn highlighting_and_default_history_location() {
 fn no_history_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut repl = Repl::spawn(dir.path(), &["--no-history"], &[("NO_COLOR", "1")]);
-    let at = repl.expect_after(0, "tsdb> ");
+    repl.expect("tsdb> ");
     repl.send("SELECT 1;\r");
-    repl.expect_after(at, "1 row in set");
+    repl.expect("1 row in set");
+    repl.expect("tsdb> ");
     repl.send(".quit\r");
     repl.wait();
-    assert!(!dir.path().join("state").exists());
+    // Nothing but the database itself: no history file anywhere.
+    let entries: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(entries, ["data"]);
+    assert!(!dir.path().join("data/history").exists());
 }
