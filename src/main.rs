@@ -101,6 +101,12 @@ fn ordered_sources(matches: &clap::ArgMatches, args: &Args) -> Vec<shell::Source
 }
 
 fn main() -> ExitCode {
+    // Engine warnings (a torn WAL tail truncated at open, orphan SSTs swept, a failed
+    // background flush) go to stderr; `RUST_LOG` overrides the level.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format_timestamp(None)
+        .format_target(false)
+        .init();
     let matches = <Args as clap::CommandFactory>::command().get_matches();
     let args = match <Args as clap::FromArgMatches>::from_arg_matches(&matches) {
         Ok(args) => args,
