@@ -12,57 +12,17 @@ const WAIT: Duration = Duration::from_secs(60);
 const CREATE_CPU: &str = "CREATE TABLE cpu (host STRING, ts TIMESTAMP TIME INDEX, util DOUBLE, \
                           PRIMARY KEY (host));";
 
-fn shell(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tsdb-shell"));
-    command.arg(dir);
-    // Keep any history or state out of the user's home.
-    command.env("XDG_STATE_HOME", dir.join("state"));
-    command
-}
+mod common;
 
-struct Run {
-    stdout: String,
-    stderr: String,
-    code: i32,
-}
+use common::{Run, run_command};
 
-impl Run {
-    fn assert_ok(&self) -> &Run {
-        assert_eq!(
-            self.code, 0,
-            "exit code; stderr:\n{}\nstdout:\n{}",
-            self.stderr, self.stdout
-        );
-        assert_eq!(self.stderr, "", "stderr; stdout:\n{}", self.stdout);
-        self
-    }
-
-    fn error_lines(&self) -> Vec<&str> {
-        self.stderr
-            .lines()
-            .filter(|line| line.starts_with("Error: "))
-            .collect()
-    }
-}
-
-/// Runs the shell on `dir` with `args`, feeding `stdin` through a pipe.
+/// Runs the shell on `dir` with `args` and piped `stdin`.
 fn run(dir: &Path, args: &[&str], stdin: &str) -> Run {
-    let mut child = shell(dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn tsdb-shell");
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.as_bytes()).unwrap();
-    drop(input);
-    let output = child.wait_with_output().unwrap();
-    Run {
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-        code: output.status.code().expect("exited by a signal"),
-    }
+    run_command(shell(dir).args(args), stdin)
+}
+
+fn shell(dir: &Path) -> Command {
+    common::shell(dir, dir)
 }
 
 /// `-c SQL --format csv`, asserting success; returns stdout.

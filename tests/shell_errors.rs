@@ -1,40 +1,20 @@
 //! `tsdb-shell` error reporting: `-f` stops at a file's first error, parse errors under `-c`
 //! point at the offending column with a caret, piped scripts keep one line per error.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+mod common;
 
+use common::Run;
+
+/// Runs the shell on `dir/data` from `dir` with `args` and piped `stdin`.
 fn run(dir: &Path, args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tsdb-shell"))
-        .arg(dir.join("data"))
-        .args(args)
-        .env("XDG_STATE_HOME", dir.join("state"))
-        .env_remove("TSDB_HISTORY")
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+    common::run_command(
+        common::shell(dir, &dir.join("data"))
+            .current_dir(dir)
+            .args(args),
+        stdin,
+    )
 }
 
 #[test]

@@ -2,9 +2,7 @@
 //! `-f`: exact output of every format, `.nullvalue`, `.maxrows`, `.timer`, `.read`, `.output`,
 //! `.once`, `.schema`, `.tables`, `.quit`, unknown commands and exit codes.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 const SETUP: &str = "CREATE TABLE t (h STRING, ts TIMESTAMP TIME INDEX, v DOUBLE, \
                      PRIMARY KEY (h));\n\
@@ -13,32 +11,18 @@ const SETUP: &str = "CREATE TABLE t (h STRING, ts TIMESTAMP TIME INDEX, v DOUBLE
 
 const QUERY: &str = "SELECT h, ts, v FROM t ORDER BY ts;\n";
 
-struct Run {
-    stdout: String,
-    stderr: String,
-    code: i32,
-}
+mod common;
 
+use common::Run;
+
+/// Runs the shell on `dir/db` from `dir` with `args` and piped `stdin`.
 fn run(dir: &Path, args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tsdb-shell"))
-        .arg(dir.join("db"))
-        .args(args)
-        .env("XDG_STATE_HOME", dir.join("state"))
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn tsdb-shell");
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.as_bytes()).unwrap();
-    drop(input);
-    let output = child.wait_with_output().unwrap();
-    Run {
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-        code: output.status.code().expect("exited by a signal"),
-    }
+    common::run_command(
+        common::shell(dir, &dir.join("db"))
+            .current_dir(dir)
+            .args(args),
+        stdin,
+    )
 }
 
 /// A fresh database with table `t`; returns the temp dir.
