@@ -66,11 +66,15 @@ impl Region {
             .collect();
         self.version
             .apply_flush(&flushed_ids, handles, flushed_sequence);
-        if let Err(e) = self.wal.obsolete(flushed_sequence) {
-            log::warn!(
+        // Deleting segments and fsyncing the directory block: keep them off the runtime.
+        let region = self.clone();
+        match tokio::task::spawn_blocking(move || region.wal.obsolete(flushed_sequence)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => log::warn!(
                 "region {}: could not remove obsolete WAL segments: {e}",
                 self.region_id
-            );
+            ),
+            Err(e) => log::warn!("region {}: WAL obsoletion task failed: {e}", self.region_id),
         }
         log::debug!(
             "region {} flushed up to sequence {flushed_sequence}",
