@@ -9,7 +9,7 @@
 use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::Schema;
 use arrow::error::ArrowError;
-use arrow::json::writer::{JsonArray, LineDelimited, WriterBuilder};
+use arrow::json::writer::{JsonArray, JsonFormat, LineDelimited, WriterBuilder};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use comfy_table::{Cell, Table};
 
@@ -271,12 +271,17 @@ pub fn render_tsv(
 
 /// JSON Lines (arrow's `LineDelimitedWriter`): one object per row, NULLs written as `null`.
 pub fn render_jsonl(batches: &[RecordBatch]) -> Result<String, ArrowError> {
+    write_json::<LineDelimited>(batches)
+}
+
+/// Writes `batches` with arrow's JSON writer in format `F`, explicit nulls, ISO timestamps.
+fn write_json<F: JsonFormat>(batches: &[RecordBatch]) -> Result<String, ArrowError> {
     let mut buffer = Vec::new();
     {
         let mut writer = WriterBuilder::new()
             .with_explicit_nulls(true)
             .with_timestamp_format(TIMESTAMP_FORMAT.to_string())
-            .build::<_, LineDelimited>(&mut buffer);
+            .build::<_, F>(&mut buffer);
         for batch in batches {
             writer.write(batch)?;
         }
@@ -344,19 +349,7 @@ fn csv_field(value: &str) -> String {
 
 /// One JSON array of objects per result set (arrow's `ArrayWriter`), NULLs written as `null`.
 pub fn render_json(batches: &[RecordBatch]) -> Result<String, ArrowError> {
-    let mut buffer = Vec::new();
-    {
-        let mut writer = WriterBuilder::new()
-            .with_explicit_nulls(true)
-            .with_timestamp_format(TIMESTAMP_FORMAT.to_string())
-            .build::<_, JsonArray>(&mut buffer);
-        for batch in batches {
-            writer.write(batch)?;
-        }
-        writer.finish()?;
-    }
-    let mut text =
-        String::from_utf8(buffer).map_err(|err| ArrowError::ExternalError(Box::new(err)))?;
+    let mut text = write_json::<JsonArray>(batches)?;
     text.push('\n');
     Ok(text)
 }
