@@ -22,7 +22,7 @@ use crate::engine::metadata::{
 };
 use crate::engine::read::{ColumnSource, ReadFormat};
 use crate::engine::time_range::TimeRange;
-use value::{ColumnBuilder, Value, value_at};
+use value::{ColumnBuilder, Value, value_at, value_equals};
 
 /// Identifies a memtable within a region.
 pub type MemtableId = u64;
@@ -142,16 +142,29 @@ impl Memtable {
         let mut range: Option<TimeRange> = None;
         let mut previous_tags: Option<Arc<[Value]>> = None;
         for row in 0..batch.num_rows() {
-            let tags: Vec<Value> = metadata
-                .primary_key
-                .iter()
-                .map(|&i| value_at(batch.column(i).as_ref(), metadata.columns[i].data_type, row))
-                .collect::<Option<_>>()
-                .ok_or_else(|| invalid("tag column type mismatch".to_string()))?;
-            // Consecutive rows of one series share one allocation of their tags.
-            let tags: Arc<[Value]> = match previous_tags {
-                Some(prev) if prev.as_ref() == tags.as_slice() => prev,
+            // Consecutive rows of one series share one allocation of their tags; compare in
+            // place first so a repeated series allocates nothing.
+            let same_series = previous_tags.as_deref().is_some_and(|prev| {
+                metadata.primary_key.iter().zip(prev).all(|(&i, value)| {
+                    value_equals(
+                        batch.column(i).as_ref(),
+                        metadata.columns[i].data_type,
+                        row,
+                        value,
+                    )
+                })
+            });
+            let tags: Arc<[Value]> = match previous_tags.take() {
+                Some(prev) if same_series => prev,
                 _ => {
+                    let tags: Vec<Value> = metadata
+                        .primary_key
+                        .iter()
+                        .map(|&i| {
+                            value_at(batch.column(i).as_ref(), metadata.columns[i].data_type, row)
+                        })
+                        .collect::<Option<_>>()
+                        .ok_or_else(|| invalid("tag column type mismatch".to_string()))?;
                     added_bytes += tags.iter().map(Value::estimated_size).sum::<usize>();
                     Arc::from(tags)
                 }

@@ -143,6 +143,27 @@ pub fn value_at(array: &dyn Array, data_type: ColumnDataType, row: usize) -> Opt
     Some(value)
 }
 
+/// Whether row `row` of `array` equals `value`, without allocating (strings are compared in
+/// place). A type mismatch compares unequal.
+pub fn value_equals(
+    array: &dyn Array,
+    data_type: ColumnDataType,
+    row: usize,
+    value: &Value,
+) -> bool {
+    match (data_type, value) {
+        (ColumnDataType::String, Value::String(expected)) => {
+            array.is_valid(row)
+                && array
+                    .as_string_opt::<i32>()
+                    .is_some_and(|strings| strings.value(row) == expected.as_ref())
+        }
+        (ColumnDataType::String, Value::Null) => array.is_null(row),
+        (ColumnDataType::String, _) => false,
+        _ => value_at(array, data_type, row).is_some_and(|v| &v == value),
+    }
+}
+
 /// Builds one Arrow array of a [`ColumnDataType`] from [`Value`]s.
 pub struct ColumnBuilder {
     inner: Inner,
@@ -293,6 +314,42 @@ mod tests {
             assert_eq!(builder.finish().as_ref(), array);
         }
         assert!(value_at(&floats, ColumnDataType::Int64, 0).is_none());
+    }
+
+    #[test]
+    fn value_equals_matches_value_at() {
+        let strings = StringArray::from(vec![Some("a"), None]);
+        assert!(value_equals(
+            &strings,
+            ColumnDataType::String,
+            0,
+            &Value::String("a".into())
+        ));
+        assert!(!value_equals(
+            &strings,
+            ColumnDataType::String,
+            0,
+            &Value::String("b".into())
+        ));
+        assert!(value_equals(
+            &strings,
+            ColumnDataType::String,
+            1,
+            &Value::Null
+        ));
+        assert!(!value_equals(
+            &strings,
+            ColumnDataType::String,
+            1,
+            &Value::String("".into())
+        ));
+        let floats = Float32Array::from(vec![Some(1.5)]);
+        assert!(value_equals(
+            &floats,
+            ColumnDataType::Float32,
+            0,
+            &Value::Float(1.5)
+        ));
     }
 
     #[test]
