@@ -260,6 +260,25 @@ fn parse_region_dir(name: &str) -> Option<RegionId> {
     Some(RegionId::new(table.parse().ok()?, number.parse().ok()?))
 }
 
+/// Runs `work` in a task of its own and waits for it.
+///
+/// Engine steps that must not stop half-way (WAL append + memtable insert, flush, compaction:
+/// each writes files and then records them) run through this, so dropping the caller's future
+/// (a cancelled statement, Ctrl-C in the shell) detaches the step instead of interrupting it.
+///
+/// # Errors
+/// `work`'s error, or [`Error::WorkerStopped`] if the task panicked or the runtime is
+/// shutting down.
+pub(crate) async fn run_to_completion<T, F>(what: &'static str, work: F) -> Result<T>
+where
+    F: std::future::Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::spawn(work)
+        .await
+        .map_err(|e| Error::WorkerStopped(format!("{what} task: {e}")))?
+}
+
 #[cfg(test)]
 mod test_util;
 #[cfg(test)]

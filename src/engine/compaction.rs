@@ -47,7 +47,15 @@ pub async fn maybe_compact_region(region: &Arc<Region>) -> Result<()> {
     run(region, false).await
 }
 
+/// Runs the compaction in a task of its own: a caller that stops waiting (a cancelled
+/// statement) cannot interrupt it between writing SSTs and recording them in the manifest.
 async fn run(region: &Arc<Region>, force: bool) -> Result<()> {
+    let region = region.clone();
+    crate::engine::run_to_completion("compaction", async move { compact(&region, force).await })
+        .await
+}
+
+async fn compact(region: &Arc<Region>, force: bool) -> Result<()> {
     let _flush = region.flush_lock.lock().await;
     if region.is_closed() {
         return Ok(());

@@ -119,6 +119,9 @@ impl Region {
     /// # Errors
     /// [`crate::engine::Error::InvalidWrite`] if the batch does not fit the schema (nothing
     /// is written), WAL errors (the WAL is then poisoned and refuses later writes).
+    ///
+    /// Cancel-safe: if the future is dropped after the batch was handed to the WAL, the write
+    /// still completes (WAL and memtable) in the background; before that, nothing is written.
     pub async fn write(self: &Arc<Self>, batch: RecordBatch) -> Result<usize> {
         self.write_op(batch, OpType::Put).await
     }
@@ -155,11 +158,18 @@ impl Region {
         writer.next_sequence += rows as u64;
         // Waiting outside the writer lock lets concurrent writes share one fsync.
         drop(writer);
-        ticket.wait().await?;
-        let version = self.version.current();
-        version.mutable.write(&entry.batch, sequence, op_type)?;
-        let full = version.mutable.size_bytes() >= self.options.memtable_size_limit_bytes;
-        drop(in_flight);
+        // Once submitted, the entry will reach the WAL whatever the caller does; finish in a
+        // task of its own so a cancelled caller cannot leave an entry in the WAL that is
+        // missing from the memtable (it would reappear only after a restart).
+        let region = self.clone();
+        let full = crate::engine::run_to_completion("write", async move {
+            let _in_flight = in_flight;
+            ticket.wait().await?;
+            let version = region.version.current();
+            version.mutable.write(&entry.batch, sequence, op_type)?;
+            Ok(version.mutable.size_bytes() >= region.options.memtable_size_limit_bytes)
+        })
+        .await?;
         if full {
             let mut writer = self.writer.lock().await;
             let still_full = self.version.current().mutable.size_bytes()
@@ -193,11 +203,15 @@ impl Region {
     /// # Errors
     /// Storage, SST or manifest errors; the data stays in the memtables and WAL then.
     pub async fn flush(self: &Arc<Self>) -> Result<()> {
-        {
-            let mut writer = self.writer.lock().await;
-            self.freeze(&mut writer).await?;
-        }
-        self.flush_immutables().await
+        let region = self.clone();
+        crate::engine::run_to_completion("flush", async move {
+            {
+                let mut writer = region.writer.lock().await;
+                region.freeze(&mut writer).await?;
+            }
+            region.flush_immutables().await
+        })
+        .await
     }
 
     /// Flushes if the mutable memtable's oldest row is older than the auto-flush interval.

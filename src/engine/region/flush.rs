@@ -16,7 +16,19 @@ use crate::engine::time_range::TimeRange;
 impl Region {
     /// Writes every frozen memtable to an SST, records them in one manifest edit, then
     /// installs the new version and drops WAL segments the flush made obsolete.
+    ///
+    /// Runs in a task of its own, so a caller that stops waiting (a cancelled statement)
+    /// cannot interrupt it between writing SSTs and recording them in the manifest.
     pub(crate) async fn flush_immutables(self: &Arc<Self>) -> Result<()> {
+        let region = self.clone();
+        crate::engine::run_to_completion(
+            "flush",
+            async move { region.flush_immutables_now().await },
+        )
+        .await
+    }
+
+    async fn flush_immutables_now(self: &Arc<Self>) -> Result<()> {
         let _flush = self.flush_lock.lock().await;
         let version = self.version.current();
         if version.immutables.is_empty() || self.is_closed() {
