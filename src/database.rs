@@ -24,6 +24,7 @@ use crate::engine::io::ObjectStorage;
 use crate::engine::metadata::RegionId;
 use crate::engine::{Engine, EngineOptions};
 use crate::error::{Error, Result};
+use crate::query::Progress;
 use crate::query::show;
 use crate::query::table_provider::{TsdbTable, plan_defaults};
 use crate::sql::statement::{CopySource, CopyStatement};
@@ -179,8 +180,18 @@ impl Database {
     /// Parse errors, [`Error::TableNotFound`], [`Error::TableAlreadyExists`], planning and
     /// execution errors.
     pub async fn execute(&self, sql: &str) -> Result<Output> {
+        self.execute_with_progress(sql, &Progress::new()).await
+    }
+
+    /// Executes one SQL statement, attaching its plan to `progress` so another task can poll
+    /// how many input rows it has read (see [`Progress`]).
+    ///
+    /// # Errors
+    /// As [`Database::execute`].
+    pub async fn execute_with_progress(&self, sql: &str, progress: &Progress) -> Result<Output> {
         let statement = crate::sql::parse_statement(sql)?;
-        self.execute_statement(statement).await
+        self.execute_statement_with_progress(statement, progress)
+            .await
     }
 
     /// Executes one parsed statement.
@@ -188,6 +199,25 @@ impl Database {
     /// # Errors
     /// As [`Database::execute`].
     pub async fn execute_statement(&self, statement: Statement) -> Result<Output> {
+        self.execute_statement_with_progress(statement, &Progress::new())
+            .await
+    }
+
+    /// Executes one parsed statement, reporting to `progress`.
+    ///
+    /// Dropping the returned future cancels the statement (Ctrl-C in the shell). A query stops
+    /// reading; an `INSERT`, `DELETE` or `COPY FROM` keeps the batches already written (each
+    /// batch is written whole or not at all). The engine's own steps (WAL append with its
+    /// memtable insert, flush, compaction) finish in the background, so nothing is left half
+    /// done. DDL and `ADMIN` should not be cancelled: see [`Statement::is_cancel_safe`].
+    ///
+    /// # Errors
+    /// As [`Database::execute`].
+    pub async fn execute_statement_with_progress(
+        &self,
+        statement: Statement,
+        progress: &Progress,
+    ) -> Result<Output> {
         match statement {
             Statement::CreateTable(create) => self.create_table(create).await,
             Statement::DropTable { names, if_exists } => self.drop_tables(&names, if_exists).await,
@@ -195,8 +225,8 @@ impl Database {
             Statement::ShowTables { like } => self.show_tables(like.as_deref()),
             Statement::ShowCreateTable { table } => self.show_create_table(&table).await,
             Statement::Admin(function) => self.admin(function).await,
-            Statement::Copy(copy) => self.copy(copy).await,
-            Statement::Query(text) => self.query(&text).await,
+            Statement::Copy(copy) => self.copy(copy, progress).await,
+            Statement::Query(text) => self.query(&text, progress).await,
         }
     }
 
@@ -348,7 +378,7 @@ impl Database {
     }
 
     /// `COPY ... TO` / `COPY ... FROM` (see [`crate::query::copy`]).
-    async fn copy(&self, copy: CopyStatement) -> Result<Output> {
+    async fn copy(&self, copy: CopyStatement, progress: &Progress) -> Result<Output> {
         match copy {
             CopyStatement::To {
                 source,
@@ -405,7 +435,7 @@ impl Database {
                     quoted.join(", "),
                     crate::query::copy::quote_ident(&view.name),
                 );
-                let output = self.query(&sql).await;
+                let output = self.query(&sql, progress).await;
                 drop(view);
                 output.map_err(|e| match e {
                     Error::DataFusion(e) if e.to_string().contains("Cast error") => {
@@ -425,30 +455,49 @@ impl Database {
     }
 
     /// Plans and runs a statement with DataFusion.
-    async fn query(&self, text: &str) -> Result<Output> {
+    async fn query(&self, text: &str, progress: &Progress) -> Result<Output> {
         let state = self.ctx.state();
-        let plan = state.create_logical_plan(text).await?;
+        let plan = match state.create_logical_plan(text).await {
+            Ok(plan) => plan,
+            Err(err) => {
+                // A syntax error (possibly wrapped in a diagnostic or context) becomes ours,
+                // with its position.
+                let parse_error = find_parser_error(&err);
+                return Err(match parse_error {
+                    Some(parse_error) => {
+                        crate::sql::Error::from_sqlparser(parse_error, text).into()
+                    }
+                    None => err.into(),
+                });
+            }
+        };
         let kind = match &plan {
             LogicalPlan::Dml(_) | LogicalPlan::Copy(_) => PlanKind::Count,
             LogicalPlan::Ddl(_) | LogicalPlan::Statement(_) => PlanKind::NoRows,
             _ => PlanKind::Rows,
         };
         let df = self.ctx.execute_logical_plan(plan).await?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let task_ctx = Arc::new(df.task_ctx());
+        let physical = df.create_physical_plan().await?;
+        progress.attach(physical.clone());
+        let batches = datafusion::physical_plan::collect(physical, task_ctx).await?;
         match kind {
-            PlanKind::Count => {
-                let batches = df.collect().await?;
-                Ok(Output::AffectedRows(sum_counts(&batches)?))
-            }
-            PlanKind::NoRows => {
-                df.collect().await?;
-                Ok(Output::AffectedRows(0))
-            }
-            PlanKind::Rows => {
-                let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-                let batches = df.collect().await?;
-                Ok(Output::Records { schema, batches })
-            }
+            PlanKind::Count => Ok(Output::AffectedRows(sum_counts(&batches)?)),
+            PlanKind::NoRows => Ok(Output::AffectedRows(0)),
+            PlanKind::Rows => Ok(Output::Records { schema, batches }),
         }
+    }
+}
+
+/// The `sqlparser` error somewhere in `err`'s source chain, if any.
+fn find_parser_error(err: &datafusion::error::DataFusionError) -> Option<&sqlparser::parser::ParserError> {
+    let mut current: &(dyn std::error::Error + 'static) = err;
+    loop {
+        if let Some(parse_error) = current.downcast_ref::<sqlparser::parser::ParserError>() {
+            return Some(parse_error);
+        }
+        current = current.source()?;
     }
 }
 

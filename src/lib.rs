@@ -12,3 +12,4 @@ pub mod sql;
 
 pub use database::{Database, Output};
 pub use error::{Error, Result};
+pub use query::{Progress, ProgressSnapshot};

@@ -5,6 +5,7 @@
 pub mod coercion;
 pub mod copy;
 pub mod error;
+pub mod progress;
 pub mod scan_exec;
 pub mod show;
 pub mod sink;
@@ -12,6 +13,7 @@ pub mod table_provider;
 pub mod time_filter;
 
 pub use error::Error;
+pub use progress::{Progress, ProgressSnapshot};
 pub use scan_exec::RegionScanExec;
 pub use table_provider::TsdbTable;
 

@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use arrow::array::{RecordBatch, RecordBatchOptions};
 use arrow::datatypes::SchemaRef;
+use datafusion::common::Statistics;
+use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -18,6 +20,8 @@ use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{
     Boundedness, ChildrenPropertiesMode, EmissionType, ReplaceChildrenOptions,
 };
+use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
+use datafusion::physical_plan::statistics::StatisticsArgs;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
@@ -40,6 +44,8 @@ pub struct RegionScanExec {
     /// Schema of the output (the projected table schema).
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
+    /// `output_rows` and `elapsed_compute`: shown by EXPLAIN ANALYZE, polled for progress.
+    metrics: ExecutionPlanMetricsSet,
 }
 
 impl RegionScanExec {
@@ -67,6 +73,7 @@ impl RegionScanExec {
             limit,
             schema,
             properties: Arc::new(properties),
+            metrics: ExecutionPlanMetricsSet::new(),
         }
     }
 
@@ -152,6 +159,35 @@ impl ExecutionPlan for RegionScanExec {
         vec![]
     }
 
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
+    /// Row count: inexact, the engine's upper bound for the time range (rows in overlapping
+    /// memtables and SSTs, before deduplication and the limit).
+    fn statistics_from_inputs(
+        &self,
+        _input_stats: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        if let Some(partition) = args.partition()
+            && partition != 0
+        {
+            return datafusion::common::internal_err!(
+                "RegionScanExec has one partition, got partition {partition}"
+            );
+        }
+        let rows = if self.time_range.is_empty() || self.limit == Some(0) {
+            0
+        } else {
+            usize::try_from(self.region.estimated_rows(self.time_range)).unwrap_or(usize::MAX)
+        };
+        let rows = self.limit.map_or(rows, |limit| rows.min(limit));
+        Ok(Arc::new(
+            Statistics::new_unknown(&self.schema).with_num_rows(Precision::Inexact(rows)),
+        ))
+    }
+
     fn replace_children(
         self: Arc<Self>,
         _children: Vec<Arc<dyn ExecutionPlan>>,
@@ -199,8 +235,10 @@ impl ExecutionPlan for RegionScanExec {
         };
         let (_engine_schema, stream) = self.region.scan(request).map_err(engine_to_datafusion)?;
         let out_schema = schema.clone();
+        let baseline = BaselineMetrics::new(&self.metrics, partition);
         let stream = stream
             .map_err(engine_to_datafusion)
+            .inspect_ok(move |batch| baseline.record_output(batch.num_rows()))
             .and_then(move |batch| {
                 // Re-label batches whose schema differs only in metadata or nullability flags.
                 let result = if batch.schema() == out_schema {

@@ -49,6 +49,35 @@ pub enum Error {
 }
 
 impl Error {
+    /// Converts an error of `sqlparser` on `sql` (e.g. one DataFusion reports for a query),
+    /// moving the ` at Line: L, Column: C` suffix into the position. An error without one
+    /// (input ended early, "found: EOF") is placed just after the statement's last token.
+    pub fn from_sqlparser(err: &sqlparser::parser::ParserError, sql: &str) -> Error {
+        use sqlparser::parser::ParserError;
+        let message = match err {
+            ParserError::TokenizerError(message) | ParserError::ParserError(message) => {
+                message.clone()
+            }
+            ParserError::RecursionLimitExceeded => "Expression is nested too deeply".to_string(),
+        };
+        if let Some((text, location)) = message.rsplit_once(" at Line: ")
+            && let Some((line, column)) = location.split_once(", Column: ")
+            && let (Ok(line), Ok(column)) = (line.trim().parse(), column.trim().parse())
+        {
+            return Error::Parse {
+                message: text.to_string(),
+                line,
+                column,
+            };
+        }
+        let (line, column) = end_of_input(sql);
+        Error::Parse {
+            message,
+            line,
+            column,
+        }
+    }
+
     /// Builds an [`Error::InvalidDdl`].
     pub(crate) fn invalid_ddl(message: impl Into<String>) -> Self {
         Error::InvalidDdl {
@@ -89,5 +118,47 @@ impl fmt::Display for Unterminated {
             Unterminated::DollarQuotedString => "dollar-quoted string",
             Unterminated::BlockComment => "block comment",
         })
+    }
+}
+
+/// The 1-based line and column just after the last token of `sql` (trailing whitespace and
+/// `;` ignored).
+fn end_of_input(sql: &str) -> (u64, u64) {
+    let text = sql.trim_end_matches(|c: char| c.is_whitespace() || c == ';');
+    let line = text.matches('\n').count() as u64 + 1;
+    let last_line = text.rsplit('\n').next().unwrap_or("");
+    (line, last_line.chars().count() as u64 + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlparser::parser::ParserError;
+
+    use super::*;
+
+    #[test]
+    fn sqlparser_positions_move_into_the_error() {
+        let err = ParserError::ParserError(
+            "Expected: an SQL statement, found: SELEC at Line: 2, Column: 3".to_string(),
+        );
+        assert_eq!(
+            Error::from_sqlparser(&err, "\n  SELEC 1"),
+            Error::Parse {
+                message: "Expected: an SQL statement, found: SELEC".to_string(),
+                line: 2,
+                column: 3
+            }
+        );
+    }
+
+    #[test]
+    fn errors_at_end_of_input_point_after_the_last_token() {
+        let err = ParserError::ParserError("Expected: an expression, found: EOF".to_string());
+        let Error::Parse { line, column, .. } =
+            Error::from_sqlparser(&err, "SELECT a,\nFROM t WHERE ;\n")
+        else {
+            panic!("not a parse error");
+        };
+        assert_eq!((line, column), (2, 13));
     }
 }

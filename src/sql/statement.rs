@@ -40,6 +40,22 @@ pub enum Statement {
     Query(String),
 }
 
+impl Statement {
+    /// Whether dropping the statement's future part-way is harmless: queries, DML and `COPY`
+    /// (see [`crate::Database::execute_statement_with_progress`]). DDL and `ADMIN` change the
+    /// catalog or run engine maintenance and should run to the end once started.
+    pub fn is_cancel_safe(&self) -> bool {
+        matches!(
+            self,
+            Statement::Query(_)
+                | Statement::Copy(_)
+                | Statement::Describe { .. }
+                | Statement::ShowTables { .. }
+                | Statement::ShowCreateTable { .. }
+        )
+    }
+}
+
 /// Administrative functions called with `ADMIN name(args)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminFunction {

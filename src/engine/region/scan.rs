@@ -14,11 +14,29 @@ use crate::engine::region::{RecordBatchStream, Region, ScanRequest};
 use crate::engine::sst::format::READ_BATCH_ROWS;
 use crate::engine::sst::reader::{SstReader, fetch_sst};
 use crate::engine::sst::sst_path;
+use crate::engine::time_range::TimeRange;
 
 /// Batches in flight between the scan thread and the consumer.
 const CHANNEL_BATCHES: usize = 4;
 
 impl Region {
+    /// An upper bound on the rows a scan of `time_range` reads from the current version
+    /// (memtables whose time range overlaps it, plus SSTs whose time range overlaps it),
+    /// before deduplication. Cheap (metadata only); used for progress and planner statistics.
+    pub fn estimated_rows(&self, time_range: TimeRange) -> u64 {
+        let version = self.version.current();
+        let memtables = std::iter::once(&version.mutable)
+            .chain(version.immutables.iter())
+            .filter(|m| m.time_range().is_some_and(|r| r.overlaps(&time_range)))
+            .map(|m| m.num_rows() as u64);
+        let files = version
+            .files
+            .values()
+            .filter(|f| f.meta().time_range.overlaps(&time_range))
+            .map(|f| f.meta().num_rows);
+        memtables.chain(files).sum()
+    }
+
     /// Scans the region: rows sorted by `(tags, ts)`, the newest version of each row, no
     /// deleted rows, only `request.projection` columns. Files and row groups outside the
     /// time range are not read. Work happens on a blocking thread; dropping the stream
