@@ -414,6 +414,9 @@ impl Database {
                 let metadata = info.region.metadata();
                 let schema = metadata.arrow_schema();
                 let time_index = metadata.time_index_column().name.clone();
+                if let Some(rows) = crate::query::copy::estimate_rows(&path, &options) {
+                    progress.set_total_estimate(rows);
+                }
                 let (columns, df) = crate::query::copy::read_for_table(
                     &self.ctx,
                     &table,
@@ -491,7 +494,9 @@ impl Database {
 }
 
 /// The `sqlparser` error somewhere in `err`'s source chain, if any.
-fn find_parser_error(err: &datafusion::error::DataFusionError) -> Option<&sqlparser::parser::ParserError> {
+fn find_parser_error(
+    err: &datafusion::error::DataFusionError,
+) -> Option<&sqlparser::parser::ParserError> {
     let mut current: &(dyn std::error::Error + 'static) = err;
     loop {
         if let Some(parse_error) = current.downcast_ref::<sqlparser::parser::ParserError>() {

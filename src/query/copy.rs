@@ -278,6 +278,38 @@ pub async fn read_for_table(
     Ok((names, df))
 }
 
+/// Bytes sampled from the start of a text file to estimate its row count.
+const ROW_ESTIMATE_SAMPLE_BYTES: u64 = 64 * 1024;
+
+/// An estimate of the data rows in the CSV or JSON-lines file `path` (for progress): the
+/// file size divided by the mean line length in its first 64 KiB, exact for smaller files.
+/// `None` for Parquet (its metadata has the exact count), or if the file cannot be read.
+pub(crate) fn estimate_rows(path: &str, options: &BTreeMap<String, String>) -> Option<u64> {
+    use std::io::Read;
+    let options = parse_options(path, options, true).ok()?;
+    if matches!(options.format, Format::Parquet) {
+        return None;
+    }
+    let file = std::fs::File::open(path).ok()?;
+    let size = file.metadata().ok()?.len();
+    let mut sample = Vec::new();
+    file.take(ROW_ESTIMATE_SAMPLE_BYTES)
+        .read_to_end(&mut sample)
+        .ok()?;
+    let header = u64::from(matches!(options.format, Format::Csv) && options.header);
+    let mut lines = sample.iter().filter(|&&b| b == b'\n').count() as u64;
+    if sample.len() as u64 >= size {
+        if sample.last().is_some_and(|&b| b != b'\n') {
+            lines += 1;
+        }
+        return Some(lines.saturating_sub(header));
+    }
+    if lines == 0 {
+        return None;
+    }
+    Some((size * lines / sample.len() as u64).saturating_sub(header))
+}
+
 /// Registers `df` under a fresh name for the duration of an `INSERT ... SELECT`.
 pub(crate) struct TempView<'a> {
     ctx: &'a SessionContext,
@@ -467,5 +499,26 @@ mod tests {
         ] {
             assert!(parse_statement(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn row_estimates_for_text_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.csv");
+        let mut text = String::from("host,ts,v\n");
+        for i in 0..10_000 {
+            text.push_str(&format!("host_{},{},{}.5\n", i % 7, 1_000 + i, i % 100));
+        }
+        std::fs::write(&path, &text).unwrap();
+        let path = path.to_string_lossy().to_string();
+        let estimate = super::estimate_rows(&path, &std::collections::BTreeMap::new()).unwrap();
+        assert!((9_500..=10_500).contains(&estimate), "{estimate}");
+
+        let small = dir.path().join("small.csv");
+        std::fs::write(&small, "a,b\n1,2\n3,4").unwrap();
+        let small = small.to_string_lossy().to_string();
+        assert_eq!(super::estimate_rows(&small, &std::collections::BTreeMap::new()), Some(2));
+        let parquet = std::collections::BTreeMap::from([("format".to_string(), "parquet".to_string())]);
+        assert_eq!(super::estimate_rows(&small, &parquet), None);
     }
 }

@@ -7,6 +7,7 @@
 //! has none, so its progress has no total. Like DuckDB's progress bar, this measures input
 //! read, not output produced.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use datafusion::physical_plan::ExecutionPlan;
@@ -18,6 +19,9 @@ use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
 #[derive(Debug, Clone, Default)]
 pub struct Progress {
     state: Arc<Mutex<Option<Attached>>>,
+    /// A total given by the statement when the plan's statistics have none (a CSV file's
+    /// rows estimated from its size); 0 = none.
+    estimated_total: Arc<AtomicU64>,
 }
 
 #[derive(Debug)]
@@ -49,15 +53,27 @@ impl Progress {
         }
     }
 
+    /// Sets the total to show when the plan's statistics do not know it.
+    pub(crate) fn set_total_estimate(&self, rows: u64) {
+        self.estimated_total.store(rows, Ordering::Relaxed);
+    }
+
     /// Rows read so far and the total if known; `None` before a plan runs (DDL, planning).
     pub fn snapshot(&self) -> Option<ProgressSnapshot> {
         let state = self.state.lock().ok()?;
         let attached = state.as_ref()?;
         let rows = leaf_rows(attached.plan.as_ref());
+        let estimate = match self.estimated_total.load(Ordering::Relaxed) {
+            0 => None,
+            rows => Some(rows),
+        };
         Some(ProgressSnapshot {
             rows,
-            // An upper bound can be passed (deduplication, estimates); never show >100%.
-            total_rows: attached.total_rows.map(|total| total.max(rows)),
+            // Estimates can be passed; never show more than 100%.
+            total_rows: attached
+                .total_rows
+                .or(estimate)
+                .map(|total| total.max(rows)),
         })
     }
 }
@@ -125,6 +141,24 @@ mod tests {
         .await
         .expect("insert");
         assert_eq!(progress.snapshot().and_then(|s| s.total_rows), Some(2));
+
+        // COPY FROM a CSV file: its rows are counted by the file scan, the total estimated
+        // from the file's size and its first lines.
+        let csv = dir.path().join("rows.csv");
+        let mut text = String::from("h,ts,v\n");
+        for i in 0..5000 {
+            text.push_str(&format!("d,2024-01-01T00:{:02}:{:02},{i}.0\n", i / 60 % 60, i % 60));
+        }
+        std::fs::write(&csv, text).expect("write csv");
+        let progress = Progress::new();
+        let copy = format!("COPY t FROM '{}' WITH (FORMAT = 'csv')", csv.display());
+        db.execute_with_progress(&copy, &progress)
+            .await
+            .expect("copy");
+        let snapshot = progress.snapshot().expect("attached");
+        assert_eq!(snapshot.rows, 5000);
+        let total = snapshot.total_rows.expect("estimated");
+        assert!((5000..=5500).contains(&total), "{total}");
         db.close().await.expect("close");
     }
 }
