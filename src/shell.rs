@@ -20,6 +20,8 @@ use tsdb::{Database, Output};
 mod command;
 mod helper;
 mod input;
+mod interrupt;
+mod progress;
 mod render;
 mod repl;
 
@@ -97,12 +99,15 @@ pub async fn run(options: ShellOptions) -> ExitCode {
     session.set_output(None);
     let failed = session.failed;
     let interactive = session.interactive;
+    let interrupted = session.interrupted && !interactive;
     if let Err(err) = session.db.close().await.context("closing the database") {
         print_error(&error_chain(err.as_ref()));
         return ExitCode::FAILURE;
     }
     // In the REPL, errors were already shown and the user moved on; the session itself succeeded.
-    if failed && !interactive {
+    if interrupted {
+        ExitCode::from(interrupt::EXIT_INTERRUPTED)
+    } else if failed && !interactive {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -194,6 +199,13 @@ pub struct Session {
     output_broken: bool,
     /// `.quit` was run.
     quit: bool,
+    /// Ctrl-C (see [`interrupt`]).
+    interrupts: std::sync::Arc<interrupt::Interrupts>,
+    /// Ctrl-C cancelled or followed the current input's statement: skip the rest of the input
+    /// (the REPL clears it before its next input; a script exits 130).
+    interrupted: bool,
+    /// Draw a progress bar on a terminal's stderr for long statements (`.progress on|off`).
+    show_progress: bool,
     /// How many `.read` scripts are running inside each other.
     read_depth: usize,
     /// The last result was printed in line mode: the next one starts with a blank line.
@@ -210,6 +222,7 @@ impl Session {
             render: RenderOptions {
                 null: None,
                 max_rows: if interactive { REPL_MAX_ROWS } else { 0 },
+                width: None,
             },
             bail,
             interactive,
@@ -218,15 +231,19 @@ impl Session {
             failed: false,
             output_broken: false,
             quit: false,
+            interrupts: interrupt::Interrupts::install(interactive),
+            interrupted: false,
+            show_progress: true,
             read_depth: 0,
             after_line_mode: false,
             show_caret: interactive,
         }
     }
 
-    /// True once nothing more should run: `--bail` after an error, `.quit`, or stdout is gone.
+    /// True once nothing more should run: `--bail` after an error, `.quit`, Ctrl-C, or stdout
+    /// is gone.
     fn should_stop(&self) -> bool {
-        self.quit || self.output_broken || (self.bail && self.failed)
+        self.quit || self.output_broken || self.interrupted || (self.bail && self.failed)
     }
 
     /// Replaces the `.output` target, flushing the previous file.
@@ -289,8 +306,16 @@ impl Session {
             return;
         }
         let started = Instant::now();
-        match self.db.execute(sql).await {
-            Ok(output) => {
+        let outcome = match tsdb::sql::parse_statement(sql) {
+            Ok(statement) => self.run_statement(statement).await,
+            Err(err) => Some(Err(tsdb::Error::from(err))),
+        };
+        if self.interrupts.take_pending() {
+            self.interrupted = true;
+        }
+        match outcome {
+            None => self.report_error(&"statement cancelled (Ctrl-C)"),
+            Some(Ok(output)) => {
                 if let Err(err) = self.print_output(output, started.elapsed()) {
                     self.failed = true;
                     if is_broken_pipe(&err) {
@@ -300,7 +325,7 @@ impl Session {
                     }
                 }
             }
-            Err(err) => {
+            Some(Err(err)) => {
                 self.report_error(&error_chain(&err));
                 if self.show_caret
                     && let Some((line, column)) = error_position(&err)
@@ -314,9 +339,40 @@ impl Session {
         }
     }
 
+    /// Runs `statement` with a progress bar, racing it against Ctrl-C; `None` if it was
+    /// cancelled. Statements that must not stop half-way (DDL, `ADMIN`) run to the end.
+    async fn run_statement(&self, statement: tsdb::sql::Statement) -> Option<tsdb::Result<Output>> {
+        let cancel_safe = statement.is_cancel_safe();
+        let progress = tsdb::Progress::new();
+        let draw = self.show_progress && std::io::stderr().is_terminal();
+        let mut display = progress::ProgressDisplay::new(progress.clone(), draw);
+        let interrupts = self.interrupts.clone();
+        let mut running = interrupts.statement();
+        let execution = self
+            .db
+            .execute_statement_with_progress(statement, &progress);
+        tokio::pin!(execution);
+        let mut refresh = tokio::time::interval(progress::REFRESH_INTERVAL);
+        let outcome = loop {
+            tokio::select! {
+                result = &mut execution => break Some(result),
+                () = running.cancelled(), if cancel_safe => break None,
+                _ = refresh.tick() => display.tick(),
+            }
+        };
+        display.finish();
+        outcome
+    }
+
     fn print_output(&mut self, output: Output, elapsed: Duration) -> anyhow::Result<()> {
         match output {
             Output::Records { schema, batches } => {
+                // Wide tables fit the terminal; results sent to a file or pipe never wrap.
+                self.render.width = if self.output.is_none() && std::io::stdout().is_terminal() {
+                    comfy_table::Table::new().width()
+                } else {
+                    None
+                };
                 let mut text = render::render(self.format, &schema, &batches, &self.render)?;
                 if self.format == OutputFormat::Line && !text.is_empty() {
                     if self.after_line_mode {

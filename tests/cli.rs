@@ -522,3 +522,30 @@ fn slt_mode_runs_files_and_reports_failures() {
     );
     assert!(result.stderr.contains("fail.slt"), "{}", result.stderr);
 }
+
+#[test]
+fn import_loads_csv_and_parquet_files_into_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("readings 1.csv");
+    std::fs::write(
+        &csv,
+        "host,ts,util\nweb-1,2024-05-01T10:00:00Z,12.5\nweb-2,2024-05-01T10:00:00Z,71.5\n",
+    )
+    .unwrap();
+    let script = format!(
+        "{CREATE_CPU}\n.import '{}' cpu\nCOPY cpu TO 'copy.parquet' WITH (FORMAT = 'parquet');\n\
+         CREATE TABLE cpu2 (host STRING, ts TIMESTAMP TIME INDEX, util DOUBLE, PRIMARY KEY (host));\n\
+         .import copy.parquet cpu2\n.import --csv missing.csv cpu\n.import onlyone\n",
+        csv.display()
+    );
+    let result = run(dir.path(), &[], &script);
+    assert_eq!(result.code, 1, "{}", result.stderr);
+    let errors = result.error_lines();
+    assert_eq!(errors.len(), 2, "{}", result.stderr);
+    assert!(errors[0].contains("missing.csv"), "{}", errors[0]);
+    assert!(errors[1].contains("usage: .import"), "{}", errors[1]);
+    assert_eq!(
+        query_csv(dir.path(), "SELECT host, util FROM cpu2 ORDER BY host"),
+        "host,util\nweb-1,12.5\nweb-2,71.5\n"
+    );
+}

@@ -143,3 +143,70 @@ fn version_help_and_history_flags() {
     assert!(!history.exists());
     assert!(!dir.path().join("state").exists());
 }
+
+/// Sends SIGINT (what Ctrl-C delivers) to `child`.
+fn interrupt(child: &std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+}
+
+#[test]
+fn ctrl_c_in_a_script_cancels_the_statement_and_exits_130() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+
+    // During a statement: it is cancelled, nothing after it runs.
+    let child = common::shell(dir.path(), &data)
+        .args([
+            "-c",
+            "SELECT sum(value) FROM range(1, 100000000000)",
+            "-c",
+            "SELECT 'after'",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    interrupt(&child);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "stderr: {stderr}");
+    assert!(
+        stderr.contains("Error: statement cancelled (Ctrl-C)"),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("after"));
+
+    // Between statements (waiting for more piped input): exit at once.
+    let mut child = common::shell(dir.path(), &data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"SELECT 'ready' AS state;\n").unwrap();
+    stdin.flush().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("ready") {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "stdout closed: {seen}"
+        );
+        seen.push_str(&line);
+    }
+    interrupt(&child);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    drop(stdin);
+}

@@ -176,3 +176,32 @@ fn no_history_writes_nothing() {
     assert_eq!(entries, ["data"]);
     assert!(!dir.path().join("data/history").exists());
 }
+
+/// A query long enough to still be running when the test presses Ctrl-C (it never finishes on
+/// its own within the test's timeout).
+const LONG_QUERY: &str = "SELECT sum(value) FROM range(1, 100000000000);\r";
+
+#[test]
+fn ctrl_c_cancels_the_running_query_and_the_shell_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut repl = Repl::spawn(dir.path(), &["--no-history"], &[("NO_COLOR", "1")]);
+    repl.expect("tsdb> ");
+    repl.send(LONG_QUERY);
+    // After a second the progress bar reports the rows read so far.
+    repl.expect("rows read");
+    repl.session.send_control('c').unwrap();
+    repl.expect("Error: statement cancelled (Ctrl-C)");
+    repl.expect("tsdb> ");
+    // The shell is still usable, and Ctrl-C at the prompt only clears the line.
+    repl.send("SELECT 4");
+    repl.expect("SELECT 4");
+    repl.session.send_control('c').unwrap();
+    repl.expect("tsdb> ");
+    repl.send("SELECT 41 + 1 AS answer;\r");
+    repl.expect("42");
+    repl.expect("1 row in set");
+    repl.expect("tsdb> ");
+    repl.send("\x04");
+    let output = repl.wait();
+    assert!(!output.contains("| 4 "), "{output:?}");
+}

@@ -16,10 +16,14 @@ Statements end with `;` and may span several lines. Commands (one per line):
   .mode [FORMAT]            table, csv, tsv, json, jsonl, markdown or line
   .timer on|off, \\timing    row counts and timings after each statement
   .read FILE, \\i FILE       run a script (stops at its first error)
+  .import FILE TABLE        load a CSV (with header), Parquet or JSON-lines file into an
+                            existing table; the format follows the extension, or give
+                            --csv, --parquet or --json first
   .output [FILE], \\o [FILE] send results to FILE (no FILE: back to stdout)
   .once FILE                send only the next result to FILE
   .nullvalue TEXT           how NULL is shown in text formats
   .maxrows N                table mode: show at most N rows (0: all)
+  .progress on|off          progress bar on a terminal for statements over a second
   .quit, .exit, \\q          leave the shell (or Ctrl-D)";
 
 /// `.read` inside `.read` is allowed up to this depth (a script reading itself stops here).
@@ -35,6 +39,13 @@ pub enum Command {
     /// `Some(on)` for `.timer on|off`, `None` toggles (`\timing`).
     Timer(Option<bool>),
     Read(PathBuf),
+    /// `.import [--csv|--parquet|--json] FILE TABLE`.
+    Import {
+        path: String,
+        table: String,
+        format: ImportFormat,
+    },
+    Progress(bool),
     Output(Option<PathBuf>),
     Once(PathBuf),
     NullValue(String),
@@ -42,6 +53,83 @@ pub enum Command {
     Quit,
     /// A dot command that is unknown or has bad arguments: the error message.
     Invalid(String),
+}
+
+/// The file format of `.import`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportFormat {
+    Csv,
+    Parquet,
+    Json,
+}
+
+impl ImportFormat {
+    /// From a `--csv`-style flag.
+    fn from_flag(flag: &str) -> Option<ImportFormat> {
+        match flag {
+            "--csv" => Some(ImportFormat::Csv),
+            "--parquet" => Some(ImportFormat::Parquet),
+            "--json" => Some(ImportFormat::Json),
+            _ => None,
+        }
+    }
+
+    /// From the file name: `.parquet`, `.json`/`.jsonl`/`.ndjson`, anything else is CSV.
+    fn from_path(path: &str) -> ImportFormat {
+        let extension = std::path::Path::new(path)
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        match extension.as_deref() {
+            Some("parquet") => ImportFormat::Parquet,
+            Some("json" | "jsonl" | "ndjson") => ImportFormat::Json,
+            _ => ImportFormat::Csv,
+        }
+    }
+
+    /// The `FORMAT` option of `COPY FROM`.
+    fn copy_format(self) -> &'static str {
+        match self {
+            ImportFormat::Csv => "csv",
+            ImportFormat::Parquet => "parquet",
+            ImportFormat::Json => "json",
+        }
+    }
+}
+
+/// `.import` arguments (`--csv|--parquet|--json`, FILE, TABLE), split like a POSIX shell does.
+fn parse_import(rest: &str) -> Command {
+    const USAGE: &str = "usage: .import [--csv|--parquet|--json] FILE TABLE";
+    let Some(words) = shlex::split(rest) else {
+        return Command::Invalid(format!("{USAGE} (unbalanced quotes)"));
+    };
+    let (format, words) = match words.first().map(|w| ImportFormat::from_flag(w)) {
+        Some(Some(format)) => (Some(format), &words[1..]),
+        _ => (None, &words[..]),
+    };
+    match words {
+        [path, table] if !path.starts_with("--") => Command::Import {
+            format: format.unwrap_or_else(|| ImportFormat::from_path(path)),
+            path: path.clone(),
+            table: table.clone(),
+        },
+        _ => Command::Invalid(format!("{USAGE} (got: {rest})")),
+    }
+}
+
+/// The `COPY FROM` statement `.import` runs. A plain table name is used as typed (so it
+/// resolves like it does in SQL); any other is quoted.
+fn import_statement(path: &str, table: &str, format: ImportFormat) -> String {
+    let plain = table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let table = if plain {
+        table.to_string()
+    } else {
+        format!("\"{}\"", table.replace('"', "\"\""))
+    };
+    format!(
+        "COPY {table} FROM '{}' WITH (FORMAT = '{}')",
+        path.replace('\'', "''"),
+        format.copy_format()
+    )
 }
 
 /// True if `line` starts a dot command (`.x` or `\x`) rather than SQL.
@@ -82,6 +170,13 @@ pub fn parse(line: &str) -> Option<Command> {
         },
         (".read" | "\\i", Some(file)) => Command::Read(file.into()),
         (".read" | "\\i", None) => Command::Invalid(format!("usage: {name} FILE")),
+        (".import", _) => parse_import(rest),
+        (".progress", Some(arg)) => match arg.to_ascii_lowercase().as_str() {
+            "on" => Command::Progress(true),
+            "off" => Command::Progress(false),
+            _ => Command::Invalid(format!("usage: .progress on|off (got {arg})")),
+        },
+        (".progress", None) => Command::Invalid("usage: .progress on|off".to_string()),
         (".output" | "\\o", file) => Command::Output(file.map(PathBuf::from)),
         (".once", Some(file)) => Command::Once(file.into()),
         (".once", None) => Command::Invalid("usage: .once FILE".to_string()),
@@ -141,6 +236,15 @@ pub async fn run(session: &mut Session, command: Command) {
             }
             Err(err) => session.report_error(&format!("cannot read {}: {err}", path.display())),
         },
+        Command::Import {
+            path,
+            table,
+            format,
+        } => {
+            let sql = import_statement(&path, &table, format);
+            session.execute(&sql).await;
+        }
+        Command::Progress(on) => session.show_progress = on,
         Command::Output(None) => session.set_output(None),
         Command::Output(Some(path)) => open_output(session, path, false),
         Command::Once(path) => open_output(session, path, true),
@@ -222,6 +326,51 @@ fn column(output: Output, index: usize) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_import() {
+        assert_eq!(
+            parse(".import data/w.csv weather"),
+            Some(Command::Import {
+                path: "data/w.csv".into(),
+                table: "weather".into(),
+                format: ImportFormat::Csv
+            })
+        );
+        assert_eq!(
+            parse(".import 'my file.parquet' t"),
+            Some(Command::Import {
+                path: "my file.parquet".into(),
+                table: "t".into(),
+                format: ImportFormat::Parquet
+            })
+        );
+        assert_eq!(
+            parse(".import --json rows.txt t"),
+            Some(Command::Import {
+                path: "rows.txt".into(),
+                table: "t".into(),
+                format: ImportFormat::Json
+            })
+        );
+        assert!(matches!(
+            parse(".import onlyfile"),
+            Some(Command::Invalid(_))
+        ));
+        assert!(matches!(
+            parse(".import 'open t"),
+            Some(Command::Invalid(_))
+        ));
+        assert_eq!(
+            import_statement("it's.csv", "weather", ImportFormat::Csv),
+            "COPY weather FROM 'it''s.csv' WITH (FORMAT = 'csv')"
+        );
+        assert_eq!(
+            import_statement("a.csv", "my table", ImportFormat::Csv),
+            "COPY \"my table\" FROM 'a.csv' WITH (FORMAT = 'csv')"
+        );
+        assert_eq!(parse(".progress off"), Some(Command::Progress(false)));
+    }
 
     #[test]
     fn parses_dot_commands_and_psql_aliases() {

@@ -11,7 +11,7 @@ use arrow::datatypes::Schema;
 use arrow::error::ArrowError;
 use arrow::json::writer::{JsonArray, JsonFormat, LineDelimited, WriterBuilder};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
-use comfy_table::{Cell, Table};
+use comfy_table::{Cell, ContentArrangement, Table};
 
 /// Output format of result sets (`--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -61,6 +61,9 @@ pub struct RenderOptions {
     pub null: Option<String>,
     /// Table mode: show at most this many rows (the first and the last), 0 for all.
     pub max_rows: usize,
+    /// Table mode: wrap cell text so the table fits this many columns (the terminal's
+    /// width); `None` never wraps (pipes, files).
+    pub width: Option<u16>,
 }
 
 /// `%.f` prints nothing when the fraction is zero, else 3, 6 or 9 digits.
@@ -78,7 +81,13 @@ pub fn render(
 ) -> Result<String, ArrowError> {
     let null = |default: &'static str| options.null.clone().unwrap_or_else(|| default.to_string());
     match format {
-        OutputFormat::Table => table_with(schema, batches, &null("NULL"), options.max_rows),
+        OutputFormat::Table => table_with(
+            schema,
+            batches,
+            &null("NULL"),
+            options.max_rows,
+            options.width,
+        ),
         OutputFormat::Csv => csv_with(schema, batches, options.null.as_deref()),
         OutputFormat::Json => render_json(batches),
         OutputFormat::Tsv => render_tsv(schema, batches, &null("")),
@@ -98,22 +107,34 @@ fn format_options(null: &str) -> FormatOptions<'_> {
 /// A boxed table with a header row; an empty result still shows the header.
 #[cfg(test)]
 pub fn render_table(schema: &Schema, batches: &[RecordBatch]) -> Result<String, ArrowError> {
-    table_with(schema, batches, "NULL", 0)
+    table_with(schema, batches, "NULL", 0, None)
 }
 
 /// The boxed table; with `max_rows > 0` and more rows than that, only the first and last rows
-/// are shown, separated by a row of `...`, and a footer says how many were hidden.
+/// are shown, separated by a row of `...`, and a footer says how many were hidden. With a
+/// `width`, cell text wraps so that the table fits it (comfy-table's dynamic arrangement).
 fn table_with(
     schema: &Schema,
     batches: &[RecordBatch],
     null: &str,
     max_rows: usize,
+    width: Option<u16>,
 ) -> Result<String, ArrowError> {
     if schema.fields().is_empty() {
         return Ok(String::from("(no columns)\n"));
     }
     let mut table = Table::new();
     table.load_preset(TABLE_PRESET);
+    match width {
+        Some(width) => {
+            table
+                .set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(width);
+        }
+        None => {
+            table.set_content_arrangement(ContentArrangement::Disabled);
+        }
+    }
     table.set_header(schema.fields().iter().map(|field| Cell::new(field.name())));
     let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
     let hidden = if max_rows > 0 && total > max_rows {
@@ -519,6 +540,7 @@ mod tests {
         let options = RenderOptions {
             null: Some("-".into()),
             max_rows: 0,
+            width: None,
         };
         let tsv = render(OutputFormat::Tsv, &schema, &batches, &options).unwrap();
         assert_eq!(
@@ -550,7 +572,7 @@ mod tests {
     #[test]
     fn table_max_rows_hides_the_middle() {
         let (schema, batches) = sample();
-        let text = table_with(&schema, &batches, "NULL", 3).unwrap();
+        let text = table_with(&schema, &batches, "NULL", 3, None).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 9, "{text}");
         assert!(lines[3].starts_with("| a,b "), "{text}");
@@ -559,8 +581,44 @@ mod tests {
         assert!(lines[6].starts_with("|      "), "{text}");
         assert_eq!(lines[8], "(4 rows, 1 row hidden; `.maxrows 0` shows all)");
         assert_eq!(
-            table_with(&schema, &batches, "NULL", 4).unwrap(),
+            table_with(&schema, &batches, "NULL", 4, None).unwrap(),
             render_table(&schema, &batches).unwrap()
         );
+    }
+
+    #[test]
+    fn wide_tables_wrap_to_the_width() {
+        let long = "z".repeat(120);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("name", DataType::Utf8, false),
+            Field::new("text", DataType::Utf8, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec!["a"])),
+                Arc::new(StringArray::from(vec![long.as_str()])),
+            ],
+        )
+        .unwrap();
+        let options = RenderOptions {
+            width: Some(60),
+            ..RenderOptions::default()
+        };
+        let text = render(OutputFormat::Table, &schema, &[batch.clone()], &options).unwrap();
+        assert!(
+            text.lines().all(|line| line.chars().count() <= 60),
+            "{text}"
+        );
+        assert_eq!(text.matches('z').count(), 120);
+        // Without a width (pipes, files) nothing wraps.
+        let text = render(
+            OutputFormat::Table,
+            &schema,
+            &[batch],
+            &RenderOptions::default(),
+        )
+        .unwrap();
+        assert!(text.lines().any(|line| line.contains(&long)));
     }
 }

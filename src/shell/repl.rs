@@ -63,6 +63,8 @@ pub async fn run(session: &mut Session, data_dir: &Path, history: &History) {
         } else {
             CONTINUATION_PROMPT
         };
+        // A Ctrl-C skipped the rest of the previous input; this one starts afresh.
+        session.interrupted = false;
         let line = match editor.readline(prompt) {
             Ok(line) => line,
             Err(ReadlineError::Interrupted) => {

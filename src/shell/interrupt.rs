@@ -1,0 +1,97 @@
+//! Ctrl-C (SIGINT) while the shell runs.
+//!
+//! Installed once at start; from then on SIGINT no longer kills the process. What a Ctrl-C
+//! does depends on where it lands:
+//! - a statement is running: it is cancelled (the scan stops) and the statements queued behind
+//!   it in the same input are skipped; the REPL then prompts again, a script exits 130;
+//! - a script is between statements (reading stdin, printing): the shell exits 130 at once,
+//!   like a shell killed by SIGINT (every acknowledged write is already durable);
+//! - the REPL is at its prompt: the line editor reads Ctrl-C as a key and clears the line.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::Notify;
+use tokio::sync::futures::Notified;
+
+/// The exit status of a script stopped by Ctrl-C (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Shared between the signal task and the session.
+#[derive(Debug)]
+pub struct Interrupts {
+    notify: Notify,
+    statement_running: AtomicBool,
+    /// A Ctrl-C arrived during a statement and was not yet taken.
+    pending: AtomicBool,
+    interactive: bool,
+}
+
+impl Interrupts {
+    /// Starts listening for Ctrl-C. `interactive` is true for the REPL.
+    pub fn install(interactive: bool) -> Arc<Interrupts> {
+        let interrupts = Arc::new(Interrupts {
+            notify: Notify::new(),
+            statement_running: AtomicBool::new(false),
+            pending: AtomicBool::new(false),
+            interactive,
+        });
+        let listener = interrupts.clone();
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                listener.on_ctrl_c();
+            }
+        });
+        interrupts
+    }
+
+    fn on_ctrl_c(&self) {
+        if self.statement_running.load(Ordering::Acquire) {
+            self.pending.store(true, Ordering::Release);
+            self.notify.notify_waiters();
+        } else if !self.interactive {
+            // Nothing to cancel and nothing half done: stop like SIGINT's default would.
+            eprintln!("Interrupted");
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+    }
+
+    /// Whether a Ctrl-C arrived during the last statement (cancelled or not); clears it.
+    pub fn take_pending(&self) -> bool {
+        self.pending.swap(false, Ordering::AcqRel)
+    }
+
+    /// Marks a statement as running until the guard drops; Ctrl-C then wakes the guard's
+    /// [`RunningStatement::cancelled`] instead of ending a script.
+    pub fn statement(&self) -> RunningStatement<'_> {
+        // Registered before the flag is set, so a Ctrl-C right after is not lost.
+        let notified = Box::pin(self.notify.notified());
+        self.statement_running.store(true, Ordering::Release);
+        RunningStatement {
+            interrupts: self,
+            notified,
+        }
+    }
+}
+
+/// See [`Interrupts::statement`].
+pub struct RunningStatement<'a> {
+    interrupts: &'a Interrupts,
+    notified: Pin<Box<Notified<'a>>>,
+}
+
+impl RunningStatement<'_> {
+    /// Completes at the first Ctrl-C since the statement started.
+    pub async fn cancelled(&mut self) {
+        self.notified.as_mut().await;
+    }
+}
+
+impl Drop for RunningStatement<'_> {
+    fn drop(&mut self) {
+        self.interrupts
+            .statement_running
+            .store(false, Ordering::Release);
+    }
+}
