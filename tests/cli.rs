@@ -532,11 +532,13 @@ fn import_loads_csv_and_parquet_files_into_a_table() {
         "host,ts,util\nweb-1,2024-05-01T10:00:00Z,12.5\nweb-2,2024-05-01T10:00:00Z,71.5\n",
     )
     .unwrap();
+    let parquet = dir.path().join("copy.parquet");
     let script = format!(
-        "{CREATE_CPU}\n.import '{}' cpu\nCOPY cpu TO 'copy.parquet' WITH (FORMAT = 'parquet');\n\
+        "{CREATE_CPU}\n.import '{csv}' cpu\nCOPY cpu TO '{parquet}' WITH (FORMAT = 'parquet');\n\
          CREATE TABLE cpu2 (host STRING, ts TIMESTAMP TIME INDEX, util DOUBLE, PRIMARY KEY (host));\n\
-         .import copy.parquet cpu2\n.import --csv missing.csv cpu\n.import onlyone\n",
-        csv.display()
+         .import {parquet} cpu2\n.import --csv missing.csv cpu\n.import onlyone\n",
+        csv = csv.display(),
+        parquet = parquet.display(),
     );
     let result = run(dir.path(), &[], &script);
     assert_eq!(result.code, 1, "{}", result.stderr);

@@ -605,7 +605,13 @@ mod tests {
             width: Some(60),
             ..RenderOptions::default()
         };
-        let text = render(OutputFormat::Table, &schema, &[batch.clone()], &options).unwrap();
+        let text = render(
+            OutputFormat::Table,
+            &schema,
+            std::slice::from_ref(&batch),
+            &options,
+        )
+        .unwrap();
         assert!(
             text.lines().all(|line| line.chars().count() <= 60),
             "{text}"
