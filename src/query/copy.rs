@@ -517,8 +517,12 @@ mod tests {
         let small = dir.path().join("small.csv");
         std::fs::write(&small, "a,b\n1,2\n3,4").unwrap();
         let small = small.to_string_lossy().to_string();
-        assert_eq!(super::estimate_rows(&small, &std::collections::BTreeMap::new()), Some(2));
-        let parquet = std::collections::BTreeMap::from([("format".to_string(), "parquet".to_string())]);
+        assert_eq!(
+            super::estimate_rows(&small, &std::collections::BTreeMap::new()),
+            Some(2)
+        );
+        let parquet =
+            std::collections::BTreeMap::from([("format".to_string(), "parquet".to_string())]);
         assert_eq!(super::estimate_rows(&small, &parquet), None);
     }
 }

@@ -147,7 +147,11 @@ mod tests {
         let csv = dir.path().join("rows.csv");
         let mut text = String::from("h,ts,v\n");
         for i in 0..5000 {
-            text.push_str(&format!("d,2024-01-01T00:{:02}:{:02},{i}.0\n", i / 60 % 60, i % 60));
+            text.push_str(&format!(
+                "d,2024-01-01T00:{:02}:{:02},{i}.0\n",
+                i / 60 % 60,
+                i % 60
+            ));
         }
         std::fs::write(&csv, text).expect("write csv");
         let progress = Progress::new();
