@@ -19,13 +19,15 @@ use shell::{OutputFormat, ShellOptions};
 #[command(name = "tsdb-shell", version)]
 #[command(
     after_help = "Exit status: 0 if every statement succeeded, 1 if any failed \
-                        (or the database could not be opened).\n\n\
+                        (or the database could not be opened), 130 if Ctrl-C stopped a \
+                        script.\n\n\
                         Examples:\n  \
                         tsdb-shell ./data -c 'SHOW TABLES'\n  \
                         tsdb-shell ./data -f schema.sql -f load.sql --format csv\n  \
                         tsdb-shell ./data < script.sql\n  \
                         tsdb-shell ./data --history-file ~/.tsdb_history\n  \
                         tsdb-shell ./data -c '.mode jsonl' -c 'SELECT * FROM cpu'\n  \
+                        tsdb-shell ./data -c '.import cpu.csv cpu'\n  \
                         tsdb-shell /tmp/slt-data --slt sql-tests/query.slt"
 )]
 struct Args {
