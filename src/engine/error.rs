@@ -72,6 +72,11 @@ pub enum Error {
     /// The engine is shutting down or a background worker has stopped.
     #[error("engine worker stopped: {0}")]
     WorkerStopped(String),
+
+    /// A task was cancelled because the runtime is shutting down (after the engine closed);
+    /// what it did is recovered like a crash at the next open.
+    #[error("engine shutting down: {0} task cancelled")]
+    ShuttingDown(&'static str),
 }
 
 /// Result of engine operations.

@@ -49,6 +49,15 @@ pub struct ObjectStorage {
     store: Arc<dyn ObjectStore>,
     /// Set for local stores: used to fsync files and directories after writes.
     local: Option<Arc<LocalFileSystem>>,
+    /// Deletions running in the background; closing the engine waits for them.
+    background_deletes: Arc<BackgroundDeletes>,
+}
+
+/// Counts deletions started by [`ObjectStorage::delete_in_background`].
+#[derive(Debug, Default)]
+struct BackgroundDeletes {
+    pending: std::sync::atomic::AtomicUsize,
+    finished: tokio::sync::Notify,
 }
 
 impl ObjectStorage {
@@ -72,13 +81,18 @@ impl ObjectStorage {
         Ok(ObjectStorage {
             store: fs.clone(),
             local: Some(fs),
+            background_deletes: Arc::default(),
         })
     }
 
     /// A store over any `object_store` backend (S3, memory, ...). Writes are durable when
     /// the backend's `put` returns.
     pub fn remote(store: Arc<dyn ObjectStore>) -> Self {
-        ObjectStorage { store, local: None }
+        ObjectStorage {
+            store,
+            local: None,
+            background_deletes: Arc::default(),
+        }
     }
 
     /// The underlying store, for readers that stream ranges.
@@ -144,6 +158,40 @@ impl ObjectStorage {
         match self.store.delete(path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(source) => Err(map_err("delete", path, source)),
+        }
+    }
+
+    /// Deletes `path` in a background task (for callers that cannot wait, such as a `Drop`);
+    /// a failure is logged. [`ObjectStorage::wait_background_deletes`] waits for it. Does
+    /// nothing outside a tokio runtime (the file is then an orphan, swept at the next open).
+    pub fn delete_in_background(&self, path: Path) {
+        use std::sync::atomic::Ordering;
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        self.background_deletes
+            .pending
+            .fetch_add(1, Ordering::AcqRel);
+        let storage = self.clone();
+        runtime.spawn(async move {
+            if let Err(e) = storage.delete(&path).await {
+                log::warn!("could not delete {path}: {e}");
+            }
+            let deletes = &storage.background_deletes;
+            deletes.pending.fetch_sub(1, Ordering::AcqRel);
+            deletes.finished.notify_waiters();
+        });
+    }
+
+    /// Waits until every deletion started by [`ObjectStorage::delete_in_background`] ended.
+    pub async fn wait_background_deletes(&self) {
+        use std::sync::atomic::Ordering;
+        loop {
+            let finished = self.background_deletes.finished.notified();
+            if self.background_deletes.pending.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            finished.await;
         }
     }
 

@@ -228,11 +228,12 @@ impl Region {
     fn schedule_flush(self: &Arc<Self>) {
         let region = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = region.flush_immutables().await {
-                log::error!(
+            match region.flush_immutables().await {
+                Ok(()) | Err(crate::engine::Error::ShuttingDown(_)) => {}
+                Err(e) => log::error!(
                     "background flush of region {} failed: {e}",
                     region.region_id
-                );
+                ),
             }
         });
     }

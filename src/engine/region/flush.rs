@@ -95,8 +95,9 @@ impl Region {
         // Runs after this flush releases the flush lock.
         let region = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = crate::engine::compaction::maybe_compact_region(&region).await {
-                log::error!("compaction of region {} failed: {e}", region.region_id);
+            match crate::engine::compaction::maybe_compact_region(&region).await {
+                Ok(()) | Err(Error::ShuttingDown(_)) => {}
+                Err(e) => log::error!("compaction of region {} failed: {e}", region.region_id),
             }
         });
         Ok(())

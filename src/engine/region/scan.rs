@@ -10,6 +10,7 @@ use futures::StreamExt;
 use crate::engine::error::{Error, Result};
 use crate::engine::read::ReadFormat;
 use crate::engine::read::merge::{BatchSource, MergeReader};
+use crate::engine::read::unique::UniqueSource;
 use crate::engine::region::{RecordBatchStream, Region, ScanRequest};
 use crate::engine::sst::format::READ_BATCH_ROWS;
 use crate::engine::sst::reader::{SstReader, fetch_sst};
@@ -81,7 +82,11 @@ impl Region {
             let mut ssts = Vec::with_capacity(files.len());
             for file in &files {
                 match fetch_sst(&storage, region_id, file.meta()).await {
-                    Ok(bytes) => ssts.push((sst_path(region_id, file.meta().file_id), bytes)),
+                    Ok(bytes) => ssts.push((
+                        file.meta().time_range,
+                        sst_path(region_id, file.meta().file_id),
+                        bytes,
+                    )),
                     Err(e) => {
                         let _ = tx.send(Err(e)).await;
                         return;
@@ -90,42 +95,46 @@ impl Region {
             }
             let task = tokio::task::spawn_blocking(move || {
                 // `version` keeps memtables and SST handles alive until the scan ends.
-                let mut sources: Vec<BatchSource> = Vec::new();
+                let mut inputs = Vec::new();
                 for memtable in std::iter::once(&version.mutable).chain(&version.immutables) {
-                    if memtable
-                        .time_range()
-                        .is_some_and(|r| r.overlaps(&time_range))
+                    if let Some(range) = memtable.time_range()
+                        && range.overlaps(&time_range)
                     {
-                        sources.push(Box::new(memtable.iter(
-                            format.clone(),
-                            time_range,
-                            READ_BATCH_ROWS,
-                        )));
+                        let rows = memtable.iter(format.clone(), time_range, READ_BATCH_ROWS);
+                        inputs.push(ScanInput {
+                            range,
+                            source: Box::new(rows),
+                            unique: false,
+                        });
                     }
                 }
-                for (path, bytes) in ssts {
-                    match SstReader::open(
+                for (range, path, bytes) in ssts {
+                    let opened = SstReader::open(
                         path.to_string(),
                         bytes,
                         format.clone(),
                         time_range,
                         READ_BATCH_ROWS,
-                    ) {
-                        Ok(reader) => sources.push(Box::new(reader)),
+                    );
+                    match opened {
+                        Ok(reader) => inputs.push(ScanInput {
+                            range,
+                            source: Box::new(reader),
+                            unique: true,
+                        }),
                         Err(e) => {
                             let _ = tx.blocking_send(Err(e));
                             return;
                         }
                     }
                 }
-                let merged =
-                    match MergeReader::new(format, sources, time_range, true, READ_BATCH_ROWS) {
-                        Ok(merged) => merged,
-                        Err(e) => {
-                            let _ = tx.blocking_send(Err(e));
-                            return;
-                        }
-                    };
+                let merged = match read_plan(&format, inputs, time_range) {
+                    Ok(merged) => merged,
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
+                };
                 let mut remaining = request.limit.unwrap_or(usize::MAX);
                 for batch in merged {
                     if remaining == 0 {
@@ -159,4 +168,62 @@ impl Region {
         .boxed();
         Ok((output_schema, stream))
     }
+}
+
+/// One source of a scan and the time range its rows lie in.
+struct ScanInput {
+    range: TimeRange,
+    source: BatchSource,
+    /// Identities are unique within the source (an SST; a memtable may hold several
+    /// versions of a row).
+    unique: bool,
+}
+
+/// Groups `inputs` into runs whose time ranges overlap (a sweep over ranges sorted by start)
+/// and reads the groups one after another: a group of one SST passes through
+/// ([`UniqueSource`]), any other group goes through the k-way merge. Rows of different groups
+/// cannot share an identity (their timestamps differ), so no merge is needed across groups;
+/// the output is then sorted by `(tags, ts)` within each group only, which the scan does not
+/// promise beyond that anyway.
+fn read_plan(
+    format: &Arc<ReadFormat>,
+    mut inputs: Vec<ScanInput>,
+    time_range: TimeRange,
+) -> Result<BatchSource> {
+    inputs.sort_by_key(|input| input.range.min);
+    let mut groups: Vec<Vec<ScanInput>> = Vec::new();
+    let mut group_max = i64::MIN;
+    for input in inputs {
+        match groups.last_mut() {
+            Some(group) if input.range.min <= group_max => {
+                group_max = group_max.max(input.range.max);
+                group.push(input);
+            }
+            _ => {
+                group_max = input.range.max;
+                groups.push(vec![input]);
+            }
+        }
+    }
+    let mut readers: Vec<BatchSource> = Vec::with_capacity(groups.len());
+    for mut group in groups {
+        if group.len() == 1 && group[0].unique {
+            let Some(input) = group.pop() else { continue };
+            readers.push(Box::new(UniqueSource::new(
+                input.source,
+                format,
+                time_range,
+            )));
+        } else {
+            let sources = group.into_iter().map(|input| input.source).collect();
+            readers.push(Box::new(MergeReader::new(
+                format.clone(),
+                sources,
+                time_range,
+                true,
+                READ_BATCH_ROWS,
+            )?));
+        }
+    }
+    Ok(Box::new(readers.into_iter().flatten()))
 }

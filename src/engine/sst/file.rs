@@ -100,13 +100,6 @@ impl Drop for FileHandle {
             return;
         }
         let path = crate::engine::sst::sst_path(self.region_id, self.meta.file_id);
-        let storage = self.storage.clone();
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                if let Err(e) = storage.delete(&path).await {
-                    log::warn!("could not delete compacted SST {path}: {e}");
-                }
-            });
-        }
+        self.storage.delete_in_background(path);
     }
 }
