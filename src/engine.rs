@@ -244,6 +244,8 @@ impl Engine {
         for region in regions {
             region.close().await?;
         }
+        // SSTs freed by compaction are deleted in the background: finish before shutdown.
+        self.storage.wait_background_deletes().await;
         Ok(())
     }
 }
@@ -267,16 +269,20 @@ fn parse_region_dir(name: &str) -> Option<RegionId> {
 /// (a cancelled statement, Ctrl-C in the shell) detaches the step instead of interrupting it.
 ///
 /// # Errors
-/// `work`'s error, or [`Error::WorkerStopped`] if the task panicked or the runtime is
-/// shutting down.
+/// `work`'s error, [`Error::WorkerStopped`] if the task panicked, [`Error::ShuttingDown`] if
+/// the runtime is shutting down.
 pub(crate) async fn run_to_completion<T, F>(what: &'static str, work: F) -> Result<T>
 where
     F: std::future::Future<Output = Result<T>> + Send + 'static,
     T: Send + 'static,
 {
-    tokio::spawn(work)
-        .await
-        .map_err(|e| Error::WorkerStopped(format!("{what} task: {e}")))?
+    tokio::spawn(work).await.map_err(|e| {
+        if e.is_cancelled() {
+            Error::ShuttingDown(what)
+        } else {
+            Error::WorkerStopped(format!("{what} task: {e}"))
+        }
+    })?
 }
 
 #[cfg(test)]

@@ -178,6 +178,9 @@ pub struct Redirect {
     once: bool,
 }
 
+/// Terminals narrower than this (or reporting 0 columns) get unwrapped tables.
+const MIN_WRAP_WIDTH: u16 = 20;
+
 /// Rows shown by default in the REPL's table mode (`.maxrows`).
 const REPL_MAX_ROWS: usize = 40;
 
@@ -367,9 +370,12 @@ impl Session {
     fn print_output(&mut self, output: Output, elapsed: Duration) -> anyhow::Result<()> {
         match output {
             Output::Records { schema, batches } => {
-                // Wide tables fit the terminal; results sent to a file or pipe never wrap.
+                // Wide tables fit the terminal; results sent to a file or pipe never wrap (nor
+                // on a terminal that reports no usable width).
                 self.render.width = if self.output.is_none() && std::io::stdout().is_terminal() {
-                    comfy_table::Table::new().width()
+                    comfy_table::Table::new()
+                        .width()
+                        .filter(|&width| width >= MIN_WRAP_WIDTH)
                 } else {
                     None
                 };

@@ -53,6 +53,20 @@ impl ReadFormat {
                     || projection.is_none_or(|p| p.contains(&i))
             })
             .collect();
+        Self::with_columns(metadata, read_columns)
+    }
+
+    /// The format for reading `projection` and the time index only: for a source whose rows
+    /// need no merge (an SST overlapping nothing else), so the other tags are not decoded.
+    /// Its [`ReadFormat::key_positions`] name only the projected tags: never merge with it.
+    pub fn without_unprojected_tags(metadata: RegionMetadataRef, projection: &[usize]) -> Self {
+        let read_columns: Vec<usize> = (0..metadata.columns.len())
+            .filter(|&i| i == metadata.time_index || projection.contains(&i))
+            .collect();
+        Self::with_columns(metadata, read_columns)
+    }
+
+    fn with_columns(metadata: RegionMetadataRef, read_columns: Vec<usize>) -> Self {
         let field_indexes = metadata.field_indexes();
         let column_sources = read_columns
             .iter()
@@ -81,10 +95,13 @@ impl ReadFormat {
             .collect();
         fields.push(Field::new(SEQUENCE_COLUMN, DataType::UInt64, false));
         fields.push(Field::new(OP_TYPE_COLUMN, DataType::UInt8, false));
-        let position = |column: usize| read_columns.iter().position(|&c| c == column).unwrap_or(0);
-        let mut key_positions: Vec<usize> =
-            metadata.primary_key.iter().map(|&k| position(k)).collect();
-        key_positions.push(position(metadata.time_index));
+        let position = |column: usize| read_columns.iter().position(|&c| c == column);
+        let mut key_positions: Vec<usize> = metadata
+            .primary_key
+            .iter()
+            .filter_map(|&k| position(k))
+            .collect();
+        key_positions.push(position(metadata.time_index).unwrap_or(0));
         ReadFormat {
             schema: Arc::new(Schema::new(fields)),
             metadata,

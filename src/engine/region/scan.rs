@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use arrow::array::{RecordBatch, RecordBatchOptions};
 use arrow::datatypes::SchemaRef;
+use bytes::Bytes;
 use futures::StreamExt;
 
 use crate::engine::error::{Error, Result};
+use crate::engine::memtable::MemtableRef;
 use crate::engine::read::ReadFormat;
 use crate::engine::read::merge::{BatchSource, MergeReader};
 use crate::engine::read::unique::UniqueSource;
@@ -63,10 +65,6 @@ impl Region {
                     })?,
             );
         let format = Arc::new(ReadFormat::new(metadata.clone(), Some(&projection)));
-        let positions: Vec<usize> = projection
-            .iter()
-            .filter_map(|&c| format.position_of(c))
-            .collect();
         let time_range = request.time_range;
         let files: Vec<_> = version
             .files
@@ -100,35 +98,29 @@ impl Region {
                     if let Some(range) = memtable.time_range()
                         && range.overlaps(&time_range)
                     {
-                        let rows = memtable.iter(format.clone(), time_range, READ_BATCH_ROWS);
                         inputs.push(ScanInput {
                             range,
-                            source: Box::new(rows),
-                            unique: false,
+                            data: InputData::Memtable(memtable.clone()),
                         });
                     }
                 }
                 for (range, path, bytes) in ssts {
-                    let opened = SstReader::open(
-                        path.to_string(),
-                        bytes,
-                        format.clone(),
-                        time_range,
-                        READ_BATCH_ROWS,
-                    );
-                    match opened {
-                        Ok(reader) => inputs.push(ScanInput {
-                            range,
-                            source: Box::new(reader),
-                            unique: true,
-                        }),
-                        Err(e) => {
-                            let _ = tx.blocking_send(Err(e));
-                            return;
-                        }
-                    }
+                    inputs.push(ScanInput {
+                        range,
+                        data: InputData::Sst(path.to_string(), bytes),
+                    });
                 }
-                let merged = match read_plan(&format, inputs, time_range) {
+                let plan = ReadPlan {
+                    merge_format: format,
+                    unique_format: Arc::new(ReadFormat::without_unprojected_tags(
+                        metadata.clone(),
+                        &projection,
+                    )),
+                    projection,
+                    schema: schema.clone(),
+                    time_range,
+                };
+                let merged = match plan.read(inputs) {
                     Ok(merged) => merged,
                     Err(e) => {
                         let _ = tx.blocking_send(Err(e));
@@ -140,16 +132,7 @@ impl Region {
                     if remaining == 0 {
                         break;
                     }
-                    let item = batch.and_then(|b| {
-                        let columns = positions.iter().map(|&p| b.column(p).clone()).collect();
-                        // Explicit row count: `count(*)` projects no column at all.
-                        let options = RecordBatchOptions::new().with_row_count(Some(b.num_rows()));
-                        RecordBatch::try_new_with_options(schema.clone(), columns, &options)
-                            .map_err(|source| Error::Arrow {
-                                context: "scan output schema".to_string(),
-                                source,
-                            })
-                    });
+                    let item = batch;
                     let failed = item.is_err();
                     if let Ok(b) = &item {
                         remaining = remaining.saturating_sub(b.num_rows());
@@ -170,60 +153,132 @@ impl Region {
     }
 }
 
-/// One source of a scan and the time range its rows lie in.
+/// One source of a scan, not yet opened, and the time range its rows lie in.
 struct ScanInput {
     range: TimeRange,
-    source: BatchSource,
-    /// Identities are unique within the source (an SST; a memtable may hold several
-    /// versions of a row).
-    unique: bool,
+    data: InputData,
 }
 
-/// Groups `inputs` into runs whose time ranges overlap (a sweep over ranges sorted by start)
-/// and reads the groups one after another: a group of one SST passes through
-/// ([`UniqueSource`]), any other group goes through the k-way merge. Rows of different groups
-/// cannot share an identity (their timestamps differ), so no merge is needed across groups;
-/// the output is then sorted by `(tags, ts)` within each group only, which the scan does not
-/// promise beyond that anyway.
-fn read_plan(
-    format: &Arc<ReadFormat>,
-    mut inputs: Vec<ScanInput>,
+enum InputData {
+    /// May hold several versions of a row.
+    Memtable(MemtableRef),
+    /// Verified SST bytes: each identity at most once.
+    Sst(String, Bytes),
+}
+
+/// How a scan turns its inputs into output batches.
+struct ReadPlan {
+    /// All tags, the time index and the projected fields (the merge compares identities).
+    merge_format: Arc<ReadFormat>,
+    /// Only the projected columns and the time index: for SSTs read without the merge.
+    unique_format: Arc<ReadFormat>,
+    /// User column indexes of the output, in output order.
+    projection: Vec<usize>,
+    schema: SchemaRef,
     time_range: TimeRange,
-) -> Result<BatchSource> {
-    inputs.sort_by_key(|input| input.range.min);
-    let mut groups: Vec<Vec<ScanInput>> = Vec::new();
-    let mut group_max = i64::MIN;
-    for input in inputs {
-        match groups.last_mut() {
-            Some(group) if input.range.min <= group_max => {
-                group_max = group_max.max(input.range.max);
-                group.push(input);
-            }
-            _ => {
-                group_max = input.range.max;
-                groups.push(vec![input]);
+}
+
+impl ReadPlan {
+    /// Groups `inputs` into runs whose time ranges overlap (a sweep over ranges sorted by
+    /// start) and reads the groups one after another: a group of one SST passes through
+    /// ([`UniqueSource`]) reading only the projected columns, any other group goes through the
+    /// k-way merge. Rows of different groups cannot share an identity (their timestamps
+    /// differ), so no merge is needed across groups; the output is sorted by `(tags, ts)`
+    /// within each group only, which is all the scan promises.
+    fn read(self, mut inputs: Vec<ScanInput>) -> Result<BatchSource> {
+        inputs.sort_by_key(|input| input.range.min);
+        let mut groups: Vec<Vec<ScanInput>> = Vec::new();
+        let mut group_max = i64::MIN;
+        for input in inputs {
+            match groups.last_mut() {
+                Some(group) if input.range.min <= group_max => {
+                    group_max = group_max.max(input.range.max);
+                    group.push(input);
+                }
+                _ => {
+                    group_max = input.range.max;
+                    groups.push(vec![input]);
+                }
             }
         }
-    }
-    let mut readers: Vec<BatchSource> = Vec::with_capacity(groups.len());
-    for mut group in groups {
-        if group.len() == 1 && group[0].unique {
-            let Some(input) = group.pop() else { continue };
-            readers.push(Box::new(UniqueSource::new(
-                input.source,
-                format,
-                time_range,
-            )));
-        } else {
-            let sources = group.into_iter().map(|input| input.source).collect();
-            readers.push(Box::new(MergeReader::new(
-                format.clone(),
-                sources,
-                time_range,
-                true,
-                READ_BATCH_ROWS,
-            )?));
+        let plan = Arc::new(self);
+        let mut readers: Vec<BatchSource> = Vec::with_capacity(groups.len());
+        for mut group in groups {
+            let (format, rows): (&Arc<ReadFormat>, BatchSource) = match group.as_mut_slice() {
+                [
+                    ScanInput {
+                        data: InputData::Sst(path, bytes),
+                        ..
+                    },
+                ] => {
+                    let format = &plan.unique_format;
+                    let reader = plan.open_sst(std::mem::take(path), bytes.clone(), format)?;
+                    let rows = UniqueSource::new(reader, format, plan.time_range);
+                    (format, Box::new(rows))
+                }
+                _ => {
+                    let format = &plan.merge_format;
+                    let mut sources = Vec::with_capacity(group.len());
+                    for input in group {
+                        sources.push(match input.data {
+                            InputData::Memtable(memtable) => Box::new(memtable.iter(
+                                format.clone(),
+                                plan.time_range,
+                                READ_BATCH_ROWS,
+                            ))
+                                as BatchSource,
+                            InputData::Sst(path, bytes) => plan.open_sst(path, bytes, format)?,
+                        });
+                    }
+                    let merged = MergeReader::new(
+                        format.clone(),
+                        sources,
+                        plan.time_range,
+                        true,
+                        READ_BATCH_ROWS,
+                    )?;
+                    (format, Box::new(merged))
+                }
+            };
+            let positions: Vec<usize> = plan
+                .projection
+                .iter()
+                .filter_map(|&c| format.position_of(c))
+                .collect();
+            let schema = plan.schema.clone();
+            readers.push(Box::new(rows.map(move |batch| {
+                batch.and_then(|b| to_output(&b, &positions, &schema))
+            })));
         }
+        Ok(Box::new(readers.into_iter().flatten()))
     }
-    Ok(Box::new(readers.into_iter().flatten()))
+
+    fn open_sst(
+        &self,
+        path: String,
+        bytes: Bytes,
+        format: &Arc<ReadFormat>,
+    ) -> Result<BatchSource> {
+        let reader = SstReader::open(
+            path,
+            bytes,
+            format.clone(),
+            self.time_range,
+            READ_BATCH_ROWS,
+        )?;
+        Ok(Box::new(reader))
+    }
+}
+
+/// The output columns (`positions` in the read batch) under the output `schema`.
+fn to_output(batch: &RecordBatch, positions: &[usize], schema: &SchemaRef) -> Result<RecordBatch> {
+    let columns = positions.iter().map(|&p| batch.column(p).clone()).collect();
+    // Explicit row count: `count(*)` projects no column at all.
+    let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    RecordBatch::try_new_with_options(schema.clone(), columns, &options).map_err(|source| {
+        Error::Arrow {
+            context: "scan output schema".to_string(),
+            source,
+        }
+    })
 }
