@@ -10,6 +10,7 @@ pub mod scan_exec;
 pub mod show;
 pub mod sink;
 pub mod table_provider;
+pub mod tag_filter;
 pub mod time_filter;
 
 pub use error::Error;

@@ -6,6 +6,7 @@
 //! sorted by `(tags in primary-key order, ts asc, sequence desc)`.
 
 pub mod merge;
+pub mod predicate;
 pub mod unique;
 
 use std::sync::Arc;

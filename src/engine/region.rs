@@ -27,6 +27,7 @@ use crate::engine::io::ObjectStorage;
 use crate::engine::manifest::RegionManifestManager;
 use crate::engine::memtable::{Memtable, validate_batch};
 use crate::engine::metadata::{OpType, RegionId, RegionMetadataRef, SequenceNumber};
+pub use crate::engine::read::predicate::TagFilter;
 use crate::engine::time_range::TimeRange;
 use crate::engine::wal::{Wal, WalEntry};
 use version::{VersionControl, VersionRef};
@@ -45,6 +46,9 @@ pub struct ScanRequest {
     pub time_range: TimeRange,
     /// Stop after this many rows (a hint: more may be returned).
     pub limit: Option<usize>,
+    /// Tag predicates used to skip SST row groups (a hint: rows that do not match may still
+    /// be returned, so the caller applies them too).
+    pub tag_filters: Vec<TagFilter>,
 }
 
 impl Default for ScanRequest {
@@ -53,6 +57,7 @@ impl Default for ScanRequest {
             projection: None,
             time_range: TimeRange::all(),
             limit: None,
+            tag_filters: Vec::new(),
         }
     }
 }

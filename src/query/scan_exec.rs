@@ -28,7 +28,7 @@ use datafusion::physical_plan::{
 };
 use futures::{StreamExt, TryStreamExt};
 
-use crate::engine::region::{RegionRef, ScanRequest};
+use crate::engine::region::{RegionRef, ScanRequest, TagFilter};
 use crate::engine::time_range::TimeRange;
 use crate::query::error::engine_to_datafusion;
 
@@ -41,6 +41,8 @@ pub struct RegionScanExec {
     projection: Option<Vec<usize>>,
     time_range: TimeRange,
     limit: Option<usize>,
+    /// Tag predicates the engine uses to skip SST row groups (DataFusion still filters rows).
+    tag_filters: Vec<TagFilter>,
     /// Schema of the output (the projected table schema).
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
@@ -71,10 +73,17 @@ impl RegionScanExec {
             projection,
             time_range,
             limit,
+            tag_filters: Vec::new(),
             schema,
             properties: Arc::new(properties),
             metrics: ExecutionPlanMetricsSet::new(),
         }
+    }
+
+    /// Also pushes `tag_filters` into the engine (for row-group pruning only).
+    pub fn with_tag_filters(mut self, tag_filters: Vec<TagFilter>) -> Self {
+        self.tag_filters = tag_filters;
+        self
     }
 
     /// The time range pushed into the engine.
@@ -130,6 +139,14 @@ impl DisplayAs for RegionScanExec {
                 )?;
                 if let Some(limit) = self.limit {
                     write!(f, ", limit={limit}")?;
+                }
+                for filter in &self.tag_filters {
+                    write!(
+                        f,
+                        ", prune_by={} IN ({})",
+                        filter.column,
+                        filter.values.join(", ")
+                    )?;
                 }
                 Ok(())
             }
@@ -232,6 +249,7 @@ impl ExecutionPlan for RegionScanExec {
             projection: self.projection.clone(),
             time_range: self.time_range,
             limit: self.limit,
+            tag_filters: self.tag_filters.clone(),
         };
         let (_engine_schema, stream) = self.region.scan(request).map_err(engine_to_datafusion)?;
         let out_schema = schema.clone();

@@ -29,6 +29,7 @@ use crate::engine::time_range::TimeRange;
 use crate::query::error::Error;
 use crate::query::scan_exec::RegionScanExec;
 use crate::query::sink::{RegionSink, SinkOp};
+use crate::query::tag_filter::tag_filter;
 use crate::query::time_filter::{TimeIndex, extract_time_range, is_time_filter};
 
 /// A tsdb table as seen by DataFusion.
@@ -168,7 +169,13 @@ impl TableProvider for TsdbTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let exec = self.scan_exec(projection, self.time_range(filters), limit)?;
+        let tag_filters = filters
+            .iter()
+            .filter_map(|f| tag_filter(f, &self.metadata))
+            .collect();
+        let exec = self
+            .scan_exec(projection, self.time_range(filters), limit)?
+            .with_tag_filters(tag_filters);
         Ok(Arc::new(exec))
     }
 
@@ -180,7 +187,7 @@ impl TableProvider for TsdbTable {
         Ok(filters
             .iter()
             .map(|f| {
-                if is_time_filter(f, &time_index) {
+                if is_time_filter(f, &time_index) || tag_filter(f, &self.metadata).is_some() {
                     TableProviderFilterPushDown::Inexact
                 } else {
                     TableProviderFilterPushDown::Unsupported

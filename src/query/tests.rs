@@ -289,3 +289,37 @@ async fn leftover_regions_are_dropped_at_open() {
     assert!(text(&db, "SELECT * FROM cpu").await.contains("|a|"));
     db.close().await.unwrap();
 }
+
+/// `tag = 'v'` / `tag IN (...)` reach the engine and skip SST row groups (rows sorted by tag).
+#[tokio::test]
+async fn tag_filters_prune_row_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).await.unwrap();
+    affected(
+        &db,
+        "CREATE TABLE t (host STRING, ts TIMESTAMP TIME INDEX, v BIGINT, PRIMARY KEY (host))",
+    )
+    .await;
+    // Five hosts of 50,000 rows: with 102,400-row groups, h4 lies in the last two groups.
+    affected(
+        &db,
+        "INSERT INTO t SELECT 'h' || CAST(value / 50000 AS VARCHAR) AS host, \
+         to_timestamp_millis(value) AS ts, value AS v FROM range(0, 250000)",
+    )
+    .await;
+    affected(&db, "ADMIN flush_table('t')").await;
+    let plan = text(
+        &db,
+        "EXPLAIN ANALYZE SELECT count(*) FROM t WHERE host = 'h4'",
+    )
+    .await;
+    let scan = plan
+        .lines()
+        .find(|line| line.contains("RegionScanExec"))
+        .unwrap_or_else(|| panic!("no scan in {plan}"));
+    assert!(scan.contains("prune_by=hostIN(h4)"), "{scan}");
+    assert!(scan.contains("output_rows=147.6K"), "{scan}");
+    let rows = text(&db, "SELECT count(*) AS n FROM t WHERE host = 'h4'").await;
+    assert!(rows.contains("50000"), "{rows}");
+    db.close().await.unwrap();
+}

@@ -13,7 +13,7 @@ use crate::engine::memtable::MemtableRef;
 use crate::engine::read::ReadFormat;
 use crate::engine::read::merge::{BatchSource, MergeReader};
 use crate::engine::read::unique::UniqueSource;
-use crate::engine::region::{RecordBatchStream, Region, ScanRequest};
+use crate::engine::region::{RecordBatchStream, Region, ScanRequest, TagFilter};
 use crate::engine::sst::format::READ_BATCH_ROWS;
 use crate::engine::sst::reader::{SstReader, fetch_sst};
 use crate::engine::sst::sst_path;
@@ -119,6 +119,7 @@ impl Region {
                     projection,
                     schema: schema.clone(),
                     time_range,
+                    tag_filters: request.tag_filters,
                 };
                 let merged = match plan.read(inputs) {
                     Ok(merged) => merged,
@@ -176,6 +177,8 @@ struct ReadPlan {
     projection: Vec<usize>,
     schema: SchemaRef,
     time_range: TimeRange,
+    /// Prune SST row groups by tag statistics (rows are not filtered).
+    tag_filters: Vec<TagFilter>,
 }
 
 impl ReadPlan {
@@ -259,11 +262,12 @@ impl ReadPlan {
         bytes: Bytes,
         format: &Arc<ReadFormat>,
     ) -> Result<BatchSource> {
-        let reader = SstReader::open(
+        let reader = SstReader::open_filtered(
             path,
             bytes,
             format.clone(),
             self.time_range,
+            &self.tag_filters,
             READ_BATCH_ROWS,
         )?;
         Ok(Box::new(reader))

@@ -13,6 +13,7 @@ use crate::engine::error::Result;
 use crate::engine::io::ObjectStorage;
 use crate::engine::metadata::RegionId;
 use crate::engine::read::ReadFormat;
+use crate::engine::read::predicate::{TagFilter, row_group_may_match};
 use crate::engine::sst::file::FileMeta;
 use crate::engine::sst::format::{FORMAT_VERSION, FORMAT_VERSION_KEY};
 use crate::engine::sst::{Error, sst_path};
@@ -68,6 +69,22 @@ impl SstReader {
         bytes: Bytes,
         format: Arc<ReadFormat>,
         time_range: TimeRange,
+        batch_size: usize,
+    ) -> Result<SstReader> {
+        Self::open_filtered(path, bytes, format, time_range, &[], batch_size)
+    }
+
+    /// As [`SstReader::open`], also skipping row groups whose tag statistics rule out every
+    /// `tag_filters` match (rows of the groups read are not filtered: see [`TagFilter`]).
+    ///
+    /// # Errors
+    /// As [`SstReader::open`].
+    pub fn open_filtered(
+        path: String,
+        bytes: Bytes,
+        format: Arc<ReadFormat>,
+        time_range: TimeRange,
+        tag_filters: &[TagFilter],
         batch_size: usize,
     ) -> Result<SstReader> {
         let parquet_err = |source| Error::Parquet {
@@ -142,6 +159,9 @@ impl SstReader {
                     },
                     _ => true,
                 }
+            })
+            .filter(|(_, rg)| {
+                row_group_may_match(rg, tag_filters, |name| file_schema.index_of(name).ok())
             })
             .map(|(i, _)| i)
             .collect();
