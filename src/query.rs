@@ -5,6 +5,7 @@
 pub mod coercion;
 pub mod copy;
 pub mod error;
+pub mod insert_values;
 pub mod progress;
 pub mod scan_exec;
 pub mod show;

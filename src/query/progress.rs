@@ -132,15 +132,21 @@ mod tests {
             })
         );
 
-        // An INSERT ... VALUES: its VALUES leaf knows its total (it keeps no row metric).
+        // A VALUES list planned by DataFusion knows its total (it keeps no row metric).
         let progress = Progress::new();
         db.execute_with_progress(
-            "INSERT INTO t VALUES ('c', 1, 4.0), ('c', 2, 5.0)",
+            "INSERT INTO t SELECT column1, column2, column3 FROM (VALUES ('c', 1, 4.0), ('c', 2, 5.0))",
             &progress,
         )
         .await
         .expect("insert");
         assert_eq!(progress.snapshot().and_then(|s| s.total_rows), Some(2));
+        // INSERT ... VALUES of literals skips the planner: there is no plan to report.
+        let progress = Progress::new();
+        db.execute_with_progress("INSERT INTO t VALUES ('e', 1, 6.0)", &progress)
+            .await
+            .expect("insert");
+        assert_eq!(progress.snapshot(), None);
 
         // COPY FROM a CSV file: its rows are counted by the file scan, the total estimated
         // from the file's size and its first lines.

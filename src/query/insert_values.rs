@@ -1,0 +1,352 @@
+//! A fast path for `INSERT INTO t [(columns)] VALUES (literal, ...), ...` into a tsdb table.
+//!
+//! Planning a 1,000-row `VALUES` list through DataFusion (literal expressions, type coercion,
+//! the optimizer's simplifier) costs far more than writing the rows. This path turns the
+//! literals straight into Arrow arrays with the same typing DataFusion gives a `VALUES` list
+//! (each column: all strings -> Utf8, all integers -> Int64, numbers with a fraction or
+//! exponent -> Float64, booleans -> Boolean) and then casts them to the table's types with
+//! [`conform_batch`], the cast and NULL checks the DataFusion insert sink also uses.
+//!
+//! Anything else (expressions, mixed literal kinds in a column, omitted columns that have a
+//! `DEFAULT`, `ON CONFLICT`, unknown tables or columns, ...) is left to DataFusion: [`plan`]
+//! returns `None` and the caller takes the general path, which also produces the errors.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{RecordBatchOptions, new_null_array};
+use arrow::datatypes::{DataType, Field, Schema};
+use sqlparser::ast::{
+    Expr, Ident, Insert, ObjectName, SetExpr, Statement, TableObject, UnaryOperator, Value,
+};
+use sqlparser::dialect::GenericDialect;
+use sqlparser::parser::Parser;
+
+use crate::engine::region::RegionRef;
+use crate::query::error::Error;
+use crate::query::sink::conform_batch;
+
+/// A parsed `INSERT ... VALUES` ready to write: the rows in the table's schema.
+#[derive(Debug)]
+pub struct ValuesInsert {
+    /// The target region.
+    pub region: RegionRef,
+    /// The rows, conformed to the table schema.
+    pub batch: RecordBatch,
+}
+
+/// Plans `sql` if it is a plain `INSERT ... VALUES` of literals into a table `lookup` finds
+/// (by its normalized name). `None` means "use the general path"; `Some(Err)` is a cast or
+/// NULL error in the rows, as the general path would report it.
+pub fn plan(
+    sql: &str,
+    lookup: impl Fn(&str) -> Option<RegionRef>,
+) -> Option<Result<ValuesInsert, Error>> {
+    // Cheap test first: only INSERT statements are parsed here.
+    let start = sql.trim_start();
+    if !start.get(..6)?.eq_ignore_ascii_case("insert") {
+        return None;
+    }
+    let mut statements = Parser::parse_sql(&GenericDialect {}, sql).ok()?;
+    if statements.len() != 1 {
+        return None;
+    }
+    let Some(Statement::Insert(insert)) = statements.pop() else {
+        return None;
+    };
+    if !is_plain(&insert) {
+        return None;
+    }
+    let TableObject::TableName(name) = &insert.table else {
+        return None;
+    };
+    let table = table_name(name)?;
+    let region = lookup(&table)?;
+    let metadata = region.metadata();
+
+    // Target columns: the list given, else every column in table order.
+    let targets: Vec<usize> = if insert.columns.is_empty() {
+        (0..metadata.columns.len()).collect()
+    } else {
+        let mut targets = Vec::with_capacity(insert.columns.len());
+        for column in &insert.columns {
+            let [ident] = column.0.as_slice() else {
+                return None;
+            };
+            let name = normalize(ident.as_ident()?);
+            let index = metadata.columns.iter().position(|c| c.name == name)?;
+            if targets.contains(&index) {
+                return None;
+            }
+            targets.push(index);
+        }
+        targets
+    };
+    // Omitted columns become NULL, unless they have a DEFAULT (or are the time index).
+    for (index, column) in metadata.columns.iter().enumerate() {
+        if !targets.contains(&index) && (column.default.is_some() || index == metadata.time_index) {
+            return None;
+        }
+    }
+
+    let query = insert.source.as_ref()?;
+    if query.with.is_some()
+        || query.order_by.is_some()
+        || query.limit_clause.is_some()
+        || query.fetch.is_some()
+    {
+        return None;
+    }
+    let SetExpr::Values(values) = query.body.as_ref() else {
+        return None;
+    };
+    let rows: Vec<&Vec<Expr>> = values.rows.iter().map(|row| &row.content).collect();
+    if rows.is_empty() || rows.iter().any(|row| row.len() != targets.len()) {
+        return None;
+    }
+    let mut literals: Vec<Vec<Literal<'_>>> = vec![Vec::with_capacity(rows.len()); targets.len()];
+    for row in &rows {
+        for (column, expr) in row.iter().enumerate() {
+            literals[column].push(literal(expr)?);
+        }
+    }
+
+    let table_schema = metadata.arrow_schema();
+    let num_rows = rows.len();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(metadata.columns.len());
+    let mut fields = Vec::with_capacity(metadata.columns.len());
+    for (index, field) in table_schema.fields().iter().enumerate() {
+        let array = match targets.iter().position(|&t| t == index) {
+            Some(position) => values_array(&literals[position])?,
+            None => new_null_array(field.data_type(), num_rows),
+        };
+        fields.push(Field::new(field.name(), array.data_type().clone(), true));
+        columns.push(array);
+    }
+    let options = RecordBatchOptions::new().with_row_count(Some(num_rows));
+    let input =
+        RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), columns, &options).ok()?;
+    Some(
+        conform_batch(&table, &metadata, &table_schema, &input)
+            .map(|batch| ValuesInsert { region, batch }),
+    )
+}
+
+/// Rejects every `INSERT` clause but the target, the column list and the source.
+fn is_plain(insert: &Insert) -> bool {
+    insert.or.is_none()
+        && !insert.ignore
+        && insert.table_alias.is_none()
+        && !insert.overwrite
+        && insert.assignments.is_empty()
+        && insert.partitioned.is_none()
+        && insert.after_columns.is_empty()
+        && insert.on.is_none()
+        && insert.returning.is_none()
+        && insert.output.is_none()
+        && !insert.replace_into
+        && insert.priority.is_none()
+        && insert.insert_alias.is_none()
+        && insert.settings.is_none()
+        && insert.format_clause.is_none()
+        && insert.multi_table_insert_type.is_none()
+        && insert.multi_table_into_clauses.is_empty()
+}
+
+/// The table name as DataFusion resolves it: unquoted identifiers lower-cased; a `public`
+/// schema qualifier is allowed.
+fn table_name(name: &ObjectName) -> Option<String> {
+    let parts: Vec<&Ident> = name
+        .0
+        .iter()
+        .map(|part| part.as_ident())
+        .collect::<Option<_>>()?;
+    match parts.as_slice() {
+        [table] => Some(normalize(table)),
+        [schema, table] if normalize(schema) == "public" => Some(normalize(table)),
+        _ => None,
+    }
+}
+
+fn normalize(ident: &Ident) -> String {
+    match ident.quote_style {
+        Some(_) => ident.value.clone(),
+        None => ident.value.to_lowercase(),
+    }
+}
+
+/// One literal of a `VALUES` row.
+#[derive(Debug, Clone, Copy)]
+enum Literal<'a> {
+    Null,
+    String(&'a str),
+    Boolean(bool),
+    /// A number's text, with its sign applied: `-` and the digits.
+    Number {
+        negative: bool,
+        text: &'a str,
+    },
+}
+
+fn literal(expr: &Expr) -> Option<Literal<'_>> {
+    match expr {
+        Expr::Value(value) => match &value.value {
+            Value::Null => Some(Literal::Null),
+            Value::SingleQuotedString(text) => Some(Literal::String(text)),
+            Value::Boolean(value) => Some(Literal::Boolean(*value)),
+            Value::Number(text, false) => Some(Literal::Number {
+                negative: false,
+                text,
+            }),
+            _ => None,
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => match literal(expr)? {
+            Literal::Number {
+                negative: false,
+                text,
+            } => Some(Literal::Number {
+                negative: true,
+                text,
+            }),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The column's literals as the array DataFusion would type a `VALUES` column with; `None`
+/// for mixed kinds (DataFusion's coercion rules then apply).
+fn values_array(literals: &[Literal<'_>]) -> Option<ArrayRef> {
+    let kind = literals.iter().find(|l| !matches!(l, Literal::Null));
+    Some(match kind {
+        None => new_null_array(&DataType::Null, literals.len()),
+        Some(Literal::String(_)) => Arc::new(
+            literals
+                .iter()
+                .map(|l| match l {
+                    Literal::Null => Some(None),
+                    Literal::String(text) => Some(Some(*text)),
+                    _ => None,
+                })
+                .collect::<Option<StringArray>>()?,
+        ),
+        Some(Literal::Boolean(_)) => Arc::new(
+            literals
+                .iter()
+                .map(|l| match l {
+                    Literal::Null => Some(None),
+                    Literal::Boolean(value) => Some(Some(*value)),
+                    _ => None,
+                })
+                .collect::<Option<BooleanArray>>()?,
+        ),
+        Some(Literal::Number { .. }) => {
+            let integers: Option<Int64Array> = literals
+                .iter()
+                .map(|l| match l {
+                    Literal::Null => Some(None),
+                    Literal::Number { negative, text } => {
+                        let value: i64 = text.parse().ok()?;
+                        Some(Some(if *negative {
+                            value.checked_neg()?
+                        } else {
+                            value
+                        }))
+                    }
+                    _ => None,
+                })
+                .collect();
+            match integers {
+                Some(integers) => Arc::new(integers),
+                None => Arc::new(
+                    literals
+                        .iter()
+                        .map(|l| match l {
+                            Literal::Null => Some(None),
+                            // An integer beyond i64 is a decimal to DataFusion: not ours.
+                            Literal::Number { text, .. } if !text.contains(['.', 'e', 'E']) => None,
+                            Literal::Number { negative, text } => {
+                                let value: f64 = text.parse().ok()?;
+                                Some(Some(if *negative { -value } else { value }))
+                            }
+                            _ => None,
+                        })
+                        .collect::<Option<Float64Array>>()?,
+                ),
+            }
+        }
+        Some(Literal::Null) => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::util::pretty::pretty_format_batches;
+
+    use crate::{Database, Output};
+
+    async fn dump(db: &Database, table: &str) -> String {
+        let sql = format!("SELECT * FROM {table} ORDER BY host, ts");
+        match db.execute(&sql).await.expect("select") {
+            Output::Records { batches, .. } => {
+                pretty_format_batches(&batches).expect("format").to_string()
+            }
+            Output::AffectedRows(_) => panic!("no rows"),
+        }
+    }
+
+    /// The fast path stores exactly what DataFusion's planner stores for the same VALUES.
+    #[tokio::test]
+    async fn same_rows_as_the_general_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Database::open(dir.path()).await.expect("open");
+        for table in ["fast", "general"] {
+            db.execute(&format!(
+                "CREATE TABLE {table} (host STRING, ts TIMESTAMP TIME INDEX, v DOUBLE, \
+                 n BIGINT, ok BOOLEAN, PRIMARY KEY (host))"
+            ))
+            .await
+            .expect("create");
+        }
+        let lists = [
+            "('a', '2016-01-01 00:00:00', 1, 2, true)",
+            "('b', '2016-01-01 00:00:02', -1.5, -3, NULL), ('c', '2016-01-01T00:00:01Z', 2.5e3, NULL, false)",
+            "('e', 1000, 1, 1.5, NULL)",
+            "('d', 5, '7.25', 4, 'true'), (NULL, 6, NULL, NULL, NULL)",
+            "('a', '2016-01-01 00:00:00', 10, 20, false)",
+        ];
+        for list in lists {
+            let fast = format!("INSERT INTO fast VALUES {list}");
+            let metadata_lookup = |name: &str| db.catalog().table(name).map(|t| t.region);
+            assert!(super::plan(&fast, metadata_lookup).is_some(), "{fast}");
+            db.execute(&fast).await.expect("fast insert");
+            db.execute(&format!(
+                "INSERT INTO general SELECT * FROM (VALUES {list})"
+            ))
+            .await
+            .expect("general insert");
+        }
+        assert_eq!(dump(&db, "fast").await, dump(&db, "general").await);
+
+        // Left to DataFusion: expressions, mixed kinds, missing time index, unknown table,
+        // other statements; a NULL time index is an error either way.
+        let lookup = |name: &str| db.catalog().table(name).map(|t| t.region);
+        for sql in [
+            "INSERT INTO fast VALUES ('x', now(), 1, 2, true)",
+            "INSERT INTO fast VALUES ('x', 1, 'a', 2, true), ('y', 2, 3, 2, true)",
+            "INSERT INTO fast (host, v) VALUES ('x', 1)",
+            "INSERT INTO nope VALUES (1)",
+            "INSERT INTO fast VALUES ('x', 99999999999999999999, 1, 2, true)",
+            "SELECT 1",
+        ] {
+            assert!(super::plan(sql, lookup).is_none(), "{sql}");
+        }
+        let null_ts = "INSERT INTO fast VALUES ('x', NULL, 1, 2, true)";
+        assert!(matches!(super::plan(null_ts, lookup), Some(Err(_))));
+        assert!(db.execute(null_ts).await.is_err());
+        db.close().await.expect("close");
+    }
+}
