@@ -40,10 +40,11 @@ impl Region {
         memtables.chain(files).sum()
     }
 
-    /// Scans the region: rows sorted by `(tags, ts)`, the newest version of each row, no
-    /// deleted rows, only `request.projection` columns. Files and row groups outside the
-    /// time range are not read. Work happens on a blocking thread; dropping the stream
-    /// cancels it.
+    /// Scans the region: the newest version of each row, no deleted rows, only
+    /// `request.projection` columns. Rows come in runs of sources with overlapping time ranges,
+    /// in time order, each run sorted by `(tags, ts)` (no global order is promised). Files and
+    /// row groups outside the time range, or ruled out by `request.tag_filters`, are not read.
+    /// Work happens on a blocking thread; dropping the stream cancels it.
     ///
     /// # Errors
     /// The stream yields SST errors (missing file, checksum mismatch) naming the file.
