@@ -53,24 +53,8 @@ impl Error {
     /// moving the ` at Line: L, Column: C` suffix into the position. An error without one
     /// (input ended early, "found: EOF") is placed just after the statement's last token.
     pub fn from_sqlparser(err: &sqlparser::parser::ParserError, sql: &str) -> Error {
-        use sqlparser::parser::ParserError;
-        let message = match err {
-            ParserError::TokenizerError(message) | ParserError::ParserError(message) => {
-                message.clone()
-            }
-            ParserError::RecursionLimitExceeded => "Expression is nested too deeply".to_string(),
-        };
-        if let Some((text, location)) = message.rsplit_once(" at Line: ")
-            && let Some((line, column)) = location.split_once(", Column: ")
-            && let (Ok(line), Ok(column)) = (line.trim().parse(), column.trim().parse())
-        {
-            return Error::Parse {
-                message: text.to_string(),
-                line,
-                column,
-            };
-        }
-        let (line, column) = end_of_input(sql);
+        let (message, position) = split_sqlparser_error(err);
+        let (line, column) = position.unwrap_or_else(|| end_of_input(sql));
         Error::Parse {
             message,
             line,
@@ -119,6 +103,27 @@ impl fmt::Display for Unterminated {
             Unterminated::BlockComment => "block comment",
         })
     }
+}
+
+/// The message of a `sqlparser` error and the position its text ends with
+/// (` at Line: L, Column: C`, removed from the message), if any.
+pub(crate) fn split_sqlparser_error(
+    err: &sqlparser::parser::ParserError,
+) -> (String, Option<(u64, u64)>) {
+    use sqlparser::parser::ParserError;
+    let message = match err {
+        ParserError::TokenizerError(message) | ParserError::ParserError(message) => message,
+        ParserError::RecursionLimitExceeded => {
+            return ("Expression is nested too deeply".into(), None);
+        }
+    };
+    if let Some((text, location)) = message.rsplit_once(" at Line: ")
+        && let Some((line, column)) = location.split_once(", Column: ")
+        && let (Ok(line), Ok(column)) = (line.trim().parse(), column.trim().parse())
+    {
+        return (text.to_string(), Some((line, column)));
+    }
+    (message.clone(), None)
 }
 
 /// The 1-based line and column just after the last token of `sql` (trailing whitespace and

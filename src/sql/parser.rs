@@ -320,22 +320,14 @@ impl Ctx<'_> {
 
     /// Converts an error from `sqlparser`, keeping the position it reports.
     pub(crate) fn parser_error(&self, err: ParserError) -> Error {
-        let message = match err {
-            ParserError::TokenizerError(message) | ParserError::ParserError(message) => message,
-            ParserError::RecursionLimitExceeded => "Expression is nested too deeply".to_string(),
-        };
-        if let Some((text, location)) = message.rsplit_once(" at Line: ")
-            && let Some((line, column)) = location.split_once(", Column: ")
-            && let (Ok(line), Ok(column)) = (line.trim().parse(), column.trim().parse())
-        {
-            return Error::Parse {
-                message: text.to_string(),
+        match crate::sql::error::split_sqlparser_error(&err) {
+            (message, Some((line, column))) => Error::Parse {
+                message,
                 line,
                 column,
-            };
+            },
+            (message, None) => self.error_at(message, self.parser.get_current_token()),
         }
-        let token = self.parser.get_current_token();
-        self.error_at(message, token)
     }
 
     /// An optional `;`, then end of input.
