@@ -6,9 +6,11 @@
 //! already the newest versions. It only has to drop rows outside the scan's time range and the
 //! tombstones, which is done a batch at a time with arrow kernels instead of row by row.
 
-use arrow::array::{AsArray, BooleanArray, RecordBatch};
+use arrow::array::{Int64Array, RecordBatch, UInt8Array};
 use arrow::compute::filter_record_batch;
-use arrow::datatypes::{DataType, Int64Type, UInt8Type};
+use arrow::compute::kernels::boolean::and;
+use arrow::compute::kernels::cmp::{eq, gt_eq, lt_eq};
+use arrow::datatypes::DataType;
 
 use crate::engine::error::{Error, Result};
 use crate::engine::metadata::OpType;
@@ -43,22 +45,18 @@ impl UniqueSource {
         };
         let timestamps = arrow::compute::cast(batch.column(self.time_index), &DataType::Int64)
             .map_err(arrow_error)?;
-        let timestamps = timestamps.as_primitive::<Int64Type>();
-        let op_types = batch
-            .column(self.op_type)
-            .as_primitive_opt::<UInt8Type>()
-            .ok_or_else(|| Error::Arrow {
-                context: "filtering an SST batch".to_string(),
-                source: arrow::error::ArrowError::SchemaError(
-                    "internal column __op_type has the wrong type".to_string(),
-                ),
-            })?;
-        let keep: BooleanArray = timestamps
-            .values()
-            .iter()
-            .zip(op_types.values().iter())
-            .map(|(&ts, &op)| Some(self.time_range.contains(ts) && op != OpType::Delete as u8))
-            .collect();
+        let min = Int64Array::new_scalar(self.time_range.min);
+        let max = Int64Array::new_scalar(self.time_range.max);
+        let put = UInt8Array::new_scalar(OpType::Put as u8);
+        let keep = and(
+            &and(
+                &gt_eq(&timestamps, &min).map_err(arrow_error)?,
+                &lt_eq(&timestamps, &max).map_err(arrow_error)?,
+            )
+            .map_err(arrow_error)?,
+            &eq(batch.column(self.op_type), &put).map_err(arrow_error)?,
+        )
+        .map_err(arrow_error)?;
         if keep.true_count() == batch.num_rows() {
             return Ok(batch);
         }
