@@ -223,63 +223,58 @@ fn values_array(literals: &[Literal<'_>]) -> Option<ArrayRef> {
     let kind = literals.iter().find(|l| !matches!(l, Literal::Null));
     Some(match kind {
         None => new_null_array(&DataType::Null, literals.len()),
-        Some(Literal::String(_)) => Arc::new(
-            literals
-                .iter()
-                .map(|l| match l {
-                    Literal::Null => Some(None),
-                    Literal::String(text) => Some(Some(*text)),
-                    _ => None,
-                })
-                .collect::<Option<StringArray>>()?,
-        ),
-        Some(Literal::Boolean(_)) => Arc::new(
-            literals
-                .iter()
-                .map(|l| match l {
-                    Literal::Null => Some(None),
-                    Literal::Boolean(value) => Some(Some(*value)),
-                    _ => None,
-                })
-                .collect::<Option<BooleanArray>>()?,
-        ),
+        Some(Literal::String(_)) => Arc::new(collect::<StringArray, _>(literals, |l| match l {
+            Literal::String(text) => Some(*text),
+            _ => None,
+        })?),
+        Some(Literal::Boolean(_)) => Arc::new(collect::<BooleanArray, _>(literals, |l| match l {
+            Literal::Boolean(value) => Some(*value),
+            _ => None,
+        })?),
         Some(Literal::Number { .. }) => {
-            let integers: Option<Int64Array> = literals
-                .iter()
-                .map(|l| match l {
-                    Literal::Null => Some(None),
+            match collect::<Int64Array, _>(literals, |l| match l {
+                Literal::Number { negative, text } => {
+                    let value: i64 = text.parse().ok()?;
+                    if *negative {
+                        value.checked_neg()
+                    } else {
+                        Some(value)
+                    }
+                }
+                _ => None,
+            }) {
+                Some(integers) => Arc::new(integers),
+                None => Arc::new(collect::<Float64Array, _>(literals, |l| match l {
+                    // An integer beyond i64 is a decimal to DataFusion: not ours.
+                    Literal::Number { text, .. } if !text.contains(['.', 'e', 'E']) => None,
                     Literal::Number { negative, text } => {
-                        let value: i64 = text.parse().ok()?;
-                        Some(Some(if *negative {
-                            value.checked_neg()?
-                        } else {
-                            value
-                        }))
+                        let value: f64 = text.parse().ok()?;
+                        Some(if *negative { -value } else { value })
                     }
                     _ => None,
-                })
-                .collect();
-            match integers {
-                Some(integers) => Arc::new(integers),
-                None => Arc::new(
-                    literals
-                        .iter()
-                        .map(|l| match l {
-                            Literal::Null => Some(None),
-                            // An integer beyond i64 is a decimal to DataFusion: not ours.
-                            Literal::Number { text, .. } if !text.contains(['.', 'e', 'E']) => None,
-                            Literal::Number { negative, text } => {
-                                let value: f64 = text.parse().ok()?;
-                                Some(Some(if *negative { -value } else { value }))
-                            }
-                            _ => None,
-                        })
-                        .collect::<Option<Float64Array>>()?,
-                ),
+                })?),
             }
         }
         Some(Literal::Null) => return None,
     })
+}
+
+/// Collects `literals` into an array: NULL stays NULL, anything else goes through `value`
+/// (`None` from it, a literal of another kind, gives up on the whole column).
+fn collect<'a, A, T>(
+    literals: &[Literal<'a>],
+    value: impl Fn(&Literal<'a>) -> Option<T>,
+) -> Option<A>
+where
+    A: FromIterator<Option<T>>,
+{
+    literals
+        .iter()
+        .map(|literal| match literal {
+            Literal::Null => Some(None),
+            other => value(other).map(Some),
+        })
+        .collect()
 }
 
 #[cfg(test)]
