@@ -68,6 +68,10 @@ impl Catalog {
             Err(crate::engine::io::Error::NotFound { .. }) => CatalogData::default(),
             Err(e) => return Err(e.into()),
         };
+        // Only now that the catalog was read: temp files of an interrupted install.
+        storage
+            .sweep_temp_files(&Path::from(persist::CATALOG_DIR))
+            .await?;
         let named: HashMap<RegionId, &str> = data
             .tables
             .iter()

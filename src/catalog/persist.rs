@@ -12,6 +12,8 @@ use crate::engine::metadata::RegionId;
 
 /// Object path of the catalog, relative to the data directory.
 pub const CATALOG_PATH: &str = "catalog/CATALOG";
+/// Object prefix (directory) holding the catalog.
+pub const CATALOG_DIR: &str = "catalog";
 /// Magic bytes of the catalog file.
 pub const CATALOG_MAGIC: [u8; 4] = *b"TSCT";
 /// Format version written (and the highest read) by this build.

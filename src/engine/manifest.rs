@@ -198,6 +198,12 @@ impl RegionManifestManager {
         let Some(recovered) = recovery::recover(&storage, &dir).await? else {
             return Ok(None);
         };
+        // The state is known now: files no version needs can go. A torn newest delta would
+        // otherwise be overwritten by the next update, which writes the same version.
+        if let Some(torn) = &recovered.torn_delta {
+            storage.delete(torn).await?;
+        }
+        storage.sweep_temp_files(&dir).await?;
         Ok(Some(RegionManifestManager {
             storage,
             dir,

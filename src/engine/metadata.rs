@@ -278,6 +278,23 @@ impl RegionMetadata {
             .columns
             .get(self.time_index)
             .ok_or_else(|| invalid("time index out of range".to_string()))?;
+        let mut keys = std::collections::HashSet::new();
+        for &key in &self.primary_key {
+            if key >= self.columns.len() {
+                return Err(invalid(format!(
+                    "primary key column index {key} out of range ({} columns)",
+                    self.columns.len()
+                )));
+            }
+            if !keys.insert(key) {
+                return Err(invalid(format!("primary key names column {key} twice")));
+            }
+            if key == self.time_index {
+                return Err(invalid(
+                    "the time index cannot be a primary key column".into(),
+                ));
+            }
+        }
         if !time_index.data_type.is_timestamp()
             || time_index.semantic_type != SemanticType::Timestamp
         {

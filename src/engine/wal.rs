@@ -121,10 +121,14 @@ impl Wal {
     /// [`Error::Corruption`] if any segment is damaged other than by a torn tail, [`Error::Io`]
     /// if the directory or a segment cannot be read, repaired or created.
     pub fn open(dir: &Path, options: WalOptions) -> Result<Wal> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-            op: "create directory",
-            path: dir.to_path_buf(),
-            source,
+        // Durably: the segments' directory entry must survive a power cut with them.
+        crate::engine::io::create_dir_all_durably(dir).map_err(|e| match e {
+            crate::engine::io::Error::Io { op, path, source } => Error::Io { op, path, source },
+            other => Error::Io {
+                op: "create directory",
+                path: dir.to_path_buf(),
+                source: std::io::Error::other(other),
+            },
         })?;
         let mut found = segment::list(dir)?;
         let mut closed = std::collections::BTreeMap::new();

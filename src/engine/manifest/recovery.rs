@@ -5,7 +5,9 @@
 //! Invariant: the result is either the state as of the highest version any manifest file
 //! names, or an error. A damaged newest checkpoint is bypassed only when an older checkpoint
 //! (or delta 0) plus an unbroken run of deltas reaches that version; otherwise the damage is
-//! reported. Recovery never deletes or rewrites files.
+//! reported. A torn newest delta (an update interrupted before it was durable) is ignored, as
+//! a torn WAL tail is. Recovery never deletes or rewrites files; `RegionManifestManager::open`
+//! deletes the torn delta and temp files afterwards.
 
 use std::ops::Bound;
 
@@ -23,6 +25,37 @@ pub(super) struct Recovered {
     pub manifest: RegionManifest,
     /// Version of the checkpoint recovery started from (0 if it replayed from delta 0).
     pub checkpoint_version: u64,
+    /// The newest delta, if it was a torn write that recovery ignored (see
+    /// [`storage::is_torn_write`]); the caller deletes it.
+    pub torn_delta: Option<Path>,
+}
+
+/// Takes the newest delta out of `listing` if it is a torn write newer than every checkpoint:
+/// an update that a crash interrupted before it was durable, so no acknowledged operation
+/// depended on it (like a torn WAL tail). Any other damage stays for recovery to report.
+async fn take_torn_newest_delta(
+    storage: &ObjectStorage,
+    listing: &mut Listing,
+) -> Result<Option<Path>> {
+    let Some((&version, path)) = listing.deltas.last_key_value() else {
+        return Ok(None);
+    };
+    let newest_checkpoint = listing.checkpoints.last_key_value().map(|(v, _)| *v);
+    if newest_checkpoint.is_some_and(|checkpoint| checkpoint >= version) {
+        return Ok(None);
+    }
+    let bytes = storage.get(path).await?;
+    if !storage::is_torn_write(storage::FileKind::Delta, &bytes) {
+        return Ok(None);
+    }
+    log::warn!(
+        "manifest delta '{path}' ({} bytes) is a torn write of an update that never \
+         completed; ignoring it",
+        bytes.len()
+    );
+    let path = path.clone();
+    listing.deltas.remove(&version);
+    Ok(Some(path))
 }
 
 /// Loads the manifest in `dir`; `Ok(None)` if the directory holds no manifest file.
@@ -31,7 +64,8 @@ pub(super) struct Recovered {
 /// [`Error::Storage`]; [`Error::Corruption`] naming the first damaged file that is needed;
 /// [`Error::MissingDelta`] for a gap in the delta versions; [`Error::UnsupportedVersion`].
 pub(super) async fn recover(storage: &ObjectStorage, dir: &Path) -> Result<Option<Recovered>> {
-    let listing = storage::list(storage, dir).await?;
+    let mut listing = storage::list(storage, dir).await?;
+    let torn_delta = take_torn_newest_delta(storage, &mut listing).await?;
     let Some(latest) = listing.latest_version() else {
         return Ok(None);
     };
@@ -54,6 +88,7 @@ pub(super) async fn recover(storage: &ObjectStorage, dir: &Path) -> Result<Optio
                 return Ok(Some(Recovered {
                     manifest,
                     checkpoint_version: version,
+                    torn_delta,
                 }));
             }
             Err(error @ Error::Corruption { .. }) => {
@@ -77,6 +112,7 @@ pub(super) async fn recover(storage: &ObjectStorage, dir: &Path) -> Result<Optio
     Ok(Some(Recovered {
         manifest,
         checkpoint_version: 0,
+        torn_delta,
     }))
 }
 

@@ -32,7 +32,7 @@ pub const VERSION_DIGITS: usize = 20;
 
 /// The kind of a manifest file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum FileKind {
+pub(crate) enum FileKind {
     /// `{version:020}.json`: the actions of one update.
     Delta,
     /// `{version:020}.checkpoint`: the full state at a version.
@@ -179,6 +179,31 @@ pub(super) async fn write_checkpoint(
     Ok(())
 }
 
+/// Whether `bytes`, the content of a manifest file of `kind`, can only be an install that a
+/// crash interrupted before it completed: empty, all zero bytes (space allocated but never
+/// written), a prefix of the file header, or a valid header followed by a frame that ends
+/// before its length says. A file with a checksum mismatch or bad JSON is not torn: it is
+/// damage. Files installed by this build are never torn (temp file fsynced before the rename);
+/// builds before the fix renamed first, so a power cut could leave the newest delta torn.
+pub(super) fn is_torn_write(kind: FileKind, bytes: &[u8]) -> bool {
+    if bytes.iter().all(|&b| b == 0) {
+        return true;
+    }
+    let mut header = Vec::with_capacity(codec::FILE_HEADER_LEN);
+    codec::encode_header(&mut header, kind.magic(), FORMAT_VERSION);
+    if bytes.len() < header.len() {
+        return header.starts_with(bytes);
+    }
+    if codec::decode_header(bytes, kind.magic(), FORMAT_VERSION).is_err() {
+        return false;
+    }
+    let body = bytes.get(codec::FILE_HEADER_LEN..).unwrap_or_default();
+    matches!(
+        codec::decode_frame(body),
+        Err(DecodeError::Truncated { .. })
+    )
+}
+
 /// Reads and decodes the delta at `path`, which the listing named as `version`.
 ///
 /// # Errors
@@ -192,6 +217,11 @@ pub(super) async fn read_delta(
     let bytes = storage.get(path).await?;
     let delta: Delta = decode(FileKind::Delta, path, &bytes)?;
     check_version(path, version, delta.version)?;
+    for action in &delta.actions {
+        if let ManifestAction::Change { metadata } = action {
+            validate_metadata(path, metadata)?;
+        }
+    }
     Ok(delta.actions)
 }
 
@@ -207,9 +237,22 @@ pub(super) async fn read_checkpoint(
     let bytes = storage.get(path).await?;
     let checkpoint: Checkpoint = decode(FileKind::Checkpoint, path, &bytes)?;
     check_version(path, version, checkpoint.version)?;
-    checkpoint
+    let manifest = checkpoint
         .into_manifest()
-        .map_err(|file_id| corruption(path, format!("file {file_id} is listed twice")))
+        .map_err(|file_id| corruption(path, format!("file {file_id} is listed twice")))?;
+    validate_metadata(path, &manifest.metadata)?;
+    Ok(manifest)
+}
+
+/// A checksummed file can still hold metadata no build would write (a bug, a hand edit):
+/// refuse it here, naming the file, rather than index out of range later.
+fn validate_metadata(
+    path: &Path,
+    metadata: &crate::engine::metadata::RegionMetadata,
+) -> Result<()> {
+    metadata
+        .validate()
+        .map_err(|e| corruption(path, format!("invalid region metadata: {e}")))
 }
 
 fn check_version(path: &Path, expected: u64, found: u64) -> Result<()> {
