@@ -7,9 +7,10 @@
 //! (docs/FORMAT.md "SST", "Checksum"): a cached file was verified once, so the second scan of
 //! a file neither re-reads, re-checksums nor re-parses its footer and page index.
 //!
-//! SSTs are immutable and file ids are never reused, so entries never go stale; files that
-//! compaction deleted are never asked for again and age out, and [`SstCache::remove_region`]
-//! drops a dropped region's entries at once.
+//! SSTs are immutable and file ids are never reused, so entries never go stale. A file that
+//! compaction replaced leaves the cache when its last `FileHandle` drops (scans attach the
+//! cache to the handles they read), and [`SstCache::remove_region`] drops a dropped
+//! region's entries.
 
 mod lru;
 
@@ -180,6 +181,12 @@ impl SstCache {
             bytes,
             metadata,
         })
+    }
+
+    /// Drops the entries of one file (it is being deleted).
+    pub fn remove_file(&self, region_id: RegionId, file_id: FileId) {
+        lock(&self.data).remove(&(region_id, file_id));
+        lock(&self.meta).remove(&(region_id, file_id));
     }
 
     /// Drops every entry of `region_id` (its files are being deleted).

@@ -189,3 +189,44 @@ async fn one_host_scans_read_only_that_hosts_pages() {
     );
     engine.close().await.unwrap();
 }
+
+/// Files that compaction replaced leave the cache when their last handle drops.
+#[tokio::test]
+async fn compacted_files_leave_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(EngineOptions::new(dir.path())).await.unwrap();
+    let region = engine.create_region(cpu_metadata()).await.unwrap();
+    // Two files that do not overlap: the flush's own compaction leaves them alone.
+    flush_file(&region, 2, 10, 0, 1.0).await;
+    flush_file(&region, 2, 10, 1000, 2.0).await;
+    // Read both through the cache the way a scan does (not with a scan: its task could still
+    // be releasing its snapshot, and with it the handles, after the stream ended).
+    let files: Vec<_> = region.version().files.values().cloned().collect();
+    assert_eq!(files.len(), 2);
+    for file in &files {
+        file.attach_cache(&engine.cache);
+        engine
+            .cache
+            .get(&region.storage, region.region_id(), file.meta())
+            .await
+            .unwrap();
+    }
+    drop(files);
+    assert_eq!(engine.cache_stats().data_entries, 2);
+    region.compact().await.unwrap();
+    assert_eq!(region.version().files.len(), 1);
+    let stats = engine.cache_stats();
+    assert_eq!(
+        (stats.data_entries, stats.meta_entries),
+        (0, 0),
+        "{stats:?}"
+    );
+    let rows = scan(&region, ScanRequest::default()).await;
+    assert_eq!(rows.len(), 40);
+    assert!(
+        rows.iter()
+            .all(|r| r.2 == if r.1 < 1000 { 1.0 } else { 2.0 })
+    );
+    assert_eq!(engine.cache_stats().data_entries, 1);
+    engine.close().await.unwrap();
+}

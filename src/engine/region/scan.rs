@@ -85,6 +85,9 @@ impl Region {
         tokio::spawn(async move {
             // Files are fetched (or found in the cache) concurrently, each in a task of its own
             // so checksums and footer parsing use several cores; results stay in file order.
+            for file in &files {
+                file.attach_cache(&cache);
+            }
             let metas: Vec<FileMeta> = files.iter().map(|f| f.meta().clone()).collect();
             let fetched = futures::stream::iter(metas.into_iter().map(move |meta| {
                 let (storage, cache) = (storage.clone(), cache.clone());
