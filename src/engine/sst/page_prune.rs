@@ -211,3 +211,49 @@ fn tag_page_may_match(mins: &ArrayRef, maxes: &ArrayRef, page: usize, filter: &T
         .iter()
         .any(|value| min <= value.as_str() && value.as_str() <= max)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, StringArray, TimestampMillisecondArray};
+
+    use super::*;
+
+    #[test]
+    fn time_pages_outside_the_range_are_skipped_unknown_ones_kept() {
+        let mins: ArrayRef = Arc::new(TimestampMillisecondArray::from(vec![
+            Some(0),
+            Some(100),
+            None,
+        ]));
+        let maxes: ArrayRef = Arc::new(TimestampMillisecondArray::from(vec![
+            Some(99),
+            Some(199),
+            Some(299),
+        ]));
+        let range = TimeRange::new(150, 160);
+        assert!(!time_page_may_match(&mins, &maxes, 0, range));
+        assert!(time_page_may_match(&mins, &maxes, 1, range));
+        assert!(time_page_may_match(&mins, &maxes, 2, range), "no min: kept");
+    }
+
+    #[test]
+    fn tag_pages_bound_the_values() {
+        let filter = TagFilter {
+            column: "host".to_string(),
+            values: vec!["h5".to_string(), "h7".to_string()],
+        };
+        let mins: ArrayRef = Arc::new(StringArray::from(vec![Some("h0"), Some("h6"), None]));
+        let maxes: ArrayRef = Arc::new(StringArray::from(vec![Some("h4"), Some("h8"), None]));
+        assert!(!tag_page_may_match(&mins, &maxes, 0, &filter));
+        assert!(tag_page_may_match(&mins, &maxes, 1, &filter));
+        assert!(
+            tag_page_may_match(&mins, &maxes, 2, &filter),
+            "no statistics: kept"
+        );
+        // Statistics of another type prune nothing.
+        let ints: ArrayRef = Arc::new(Int64Array::from(vec![1]));
+        assert!(tag_page_may_match(&ints, &ints, 0, &filter));
+    }
+}

@@ -269,6 +269,13 @@ fn tag_filter_decodes_only_the_pages_of_one_host() {
         1000
     );
     assert_eq!(read(&bytes, TimeRange::all(), &[both], &other).0, 1000);
+    // A filter on a column the file lacks (added later) prunes nothing.
+    let missing = TagFilter {
+        column: "added_later".to_string(),
+        values: vec!["x".to_string()],
+    };
+    let (rows, metrics) = read(&bytes, TimeRange::all(), &[missing], &host);
+    assert_eq!((rows, metrics.rows_decoded), (1000, 100_000));
 }
 
 /// Within one series, pages are in time order: a narrow time range decodes one or two pages.
