@@ -3,6 +3,7 @@
 //! This module must not import datafusion, sqlparser, clap or rustyline: it is driven only
 //! through its public API ([`Engine`], [`region::Region`]).
 
+pub mod cache;
 pub mod codec;
 pub mod compaction;
 pub mod error;
@@ -39,6 +40,12 @@ pub struct EngineOptions {
     /// A region whose memtable has unflushed rows older than this is flushed by the
     /// background timer (as in Tektite and mito2's `auto_flush_interval`). Default 5 minutes.
     pub auto_flush_interval: Duration,
+    /// Budget of the SST data cache: verified SST file bytes kept in memory, shared by all
+    /// regions ([`cache::SstCache`]). Default 256 MiB; 0 disables it.
+    pub sst_data_cache_bytes: u64,
+    /// Budget of the SST metadata cache: parsed Parquet footers and page indexes. Default
+    /// 64 MiB; 0 disables it.
+    pub sst_meta_cache_bytes: u64,
 }
 
 impl EngineOptions {
@@ -48,6 +55,8 @@ impl EngineOptions {
             data_dir: data_dir.into(),
             memtable_size_limit_bytes: 64 << 20,
             auto_flush_interval: Duration::from_secs(300),
+            sst_data_cache_bytes: cache::DEFAULT_DATA_CACHE_BYTES,
+            sst_meta_cache_bytes: cache::DEFAULT_META_CACHE_BYTES,
         }
     }
 }
@@ -63,6 +72,7 @@ pub struct Engine {
     regions: Arc<RwLock<HashMap<RegionId, RegionRef>>>,
     options: Arc<EngineOptions>,
     storage: ObjectStorage,
+    cache: Arc<cache::SstCache>,
     timer: tokio::task::JoinHandle<()>,
 }
 
@@ -99,10 +109,15 @@ impl Engine {
                 }
             }
         });
+        let cache = Arc::new(cache::SstCache::new(
+            options.sst_data_cache_bytes,
+            options.sst_meta_cache_bytes,
+        ));
         Ok(Engine {
             regions,
             options: Arc::new(options),
             storage,
+            cache,
             timer,
         })
     }
@@ -111,7 +126,14 @@ impl Engine {
         region::RegionOptions {
             memtable_size_limit_bytes: self.options.memtable_size_limit_bytes,
             auto_flush_interval: self.options.auto_flush_interval,
+            sst_cache: self.cache.clone(),
         }
+    }
+
+    /// Hit, miss, byte and eviction counters and current sizes of the SST cache shared by
+    /// the engine's regions.
+    pub fn cache_stats(&self) -> cache::CacheStats {
+        self.cache.stats()
     }
 
     fn wal_dir(&self, region_id: RegionId) -> PathBuf {
@@ -180,6 +202,7 @@ impl Engine {
         if let Some(region) = removed {
             region.close().await?;
         }
+        self.cache.remove_region(region_id);
         self.storage
             .delete_prefix(&sst::region_dir(region_id))
             .await?;

@@ -75,6 +75,8 @@ pub struct RegionOptions {
     pub memtable_size_limit_bytes: usize,
     /// Flush a memtable whose first row is older than this.
     pub auto_flush_interval: Duration,
+    /// SST bytes and metadata cache, shared by the engine's regions; scans read through it.
+    pub sst_cache: Arc<crate::engine::cache::SstCache>,
 }
 
 #[derive(Debug)]

@@ -3,6 +3,7 @@
 
 pub mod file;
 pub mod format;
+pub mod page_prune;
 pub mod reader;
 pub mod writer;
 
@@ -64,3 +65,6 @@ pub fn region_dir(region_id: RegionId) -> Path {
 pub fn sst_path(region_id: RegionId, file_id: FileId) -> Path {
     Path::from(format!("regions/{region_id}/sst/{file_id}.parquet"))
 }
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -5,22 +5,24 @@ use std::sync::Arc;
 
 use arrow::array::{RecordBatch, RecordBatchOptions};
 use arrow::datatypes::SchemaRef;
-use bytes::Bytes;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 
+use crate::engine::cache::CachedSst;
 use crate::engine::error::{Error, Result};
 use crate::engine::memtable::MemtableRef;
 use crate::engine::read::ReadFormat;
 use crate::engine::read::merge::{BatchSource, MergeReader};
 use crate::engine::read::unique::UniqueSource;
 use crate::engine::region::{RecordBatchStream, Region, ScanRequest, TagFilter};
+use crate::engine::sst::file::FileMeta;
 use crate::engine::sst::format::READ_BATCH_ROWS;
-use crate::engine::sst::reader::{SstReader, fetch_sst};
-use crate::engine::sst::sst_path;
+use crate::engine::sst::reader::SstReader;
 use crate::engine::time_range::TimeRange;
 
 /// Batches in flight between the scan thread and the consumer.
 const CHANNEL_BATCHES: usize = 4;
+/// SSTs of one scan fetched (read, checksummed, footer parsed) at the same time.
+const FETCH_CONCURRENCY: usize = 8;
 
 impl Region {
     /// An upper bound on the rows a scan of `time_range` reads from the current version
@@ -43,7 +45,9 @@ impl Region {
     /// Scans the region: the newest version of each row, no deleted rows, only
     /// `request.projection` columns. Rows come in runs of sources with overlapping time ranges,
     /// in time order, each run sorted by `(tags, ts)` (no global order is promised). Files and
-    /// row groups outside the time range, or ruled out by `request.tag_filters`, are not read.
+    /// row groups and pages outside the time range, or ruled out by `request.tag_filters`, are
+    /// not decoded. SSTs are read through the engine's [`crate::engine::cache::SstCache`],
+    /// up to `FETCH_CONCURRENCY` (8) at a time.
     /// Work happens on a blocking thread; dropping the stream cancels it.
     ///
     /// # Errors
@@ -77,21 +81,35 @@ impl Region {
         let region_id = self.region_id;
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(CHANNEL_BATCHES);
         let schema = output_schema.clone();
+        let cache = self.options.sst_cache.clone();
         tokio::spawn(async move {
-            let mut ssts = Vec::with_capacity(files.len());
+            // Files are fetched (or found in the cache) concurrently, each in a task of its own
+            // so checksums and footer parsing use several cores; results stay in file order.
             for file in &files {
-                match fetch_sst(&storage, region_id, file.meta()).await {
-                    Ok(bytes) => ssts.push((
-                        file.meta().time_range,
-                        sst_path(region_id, file.meta().file_id),
-                        bytes,
-                    )),
-                    Err(e) => {
-                        let _ = tx.send(Err(e)).await;
-                        return;
-                    }
-                }
+                file.attach_cache(&cache);
             }
+            let metas: Vec<FileMeta> = files.iter().map(|f| f.meta().clone()).collect();
+            let fetched = futures::stream::iter(metas.into_iter().map(move |meta| {
+                let (storage, cache) = (storage.clone(), cache.clone());
+                tokio::spawn(async move {
+                    let sst = cache.get(&storage, region_id, &meta).await?;
+                    Ok::<_, Error>((meta.time_range, sst))
+                })
+            }))
+            .buffered(FETCH_CONCURRENCY)
+            .map(|joined| match joined {
+                Ok(fetched) => fetched,
+                Err(e) => Err(Error::WorkerStopped(format!("SST fetch task: {e}"))),
+            })
+            .try_collect::<Vec<_>>()
+            .await;
+            let ssts = match fetched {
+                Ok(ssts) => ssts,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            };
             let task = tokio::task::spawn_blocking(move || {
                 // `version` keeps memtables and SST handles alive until the scan ends.
                 let mut inputs = Vec::new();
@@ -105,10 +123,10 @@ impl Region {
                         });
                     }
                 }
-                for (range, path, bytes) in ssts {
+                for (range, sst) in ssts {
                     inputs.push(ScanInput {
                         range,
-                        data: InputData::Sst(path.to_string(), bytes),
+                        data: InputData::Sst(sst),
                     });
                 }
                 let plan = ReadPlan {
@@ -164,8 +182,8 @@ struct ScanInput {
 enum InputData {
     /// May hold several versions of a row.
     Memtable(MemtableRef),
-    /// Verified SST bytes: each identity at most once.
-    Sst(String, Bytes),
+    /// A verified SST (bytes and parsed metadata): each identity at most once.
+    Sst(CachedSst),
 }
 
 /// How a scan turns its inputs into output batches.
@@ -211,12 +229,12 @@ impl ReadPlan {
             let (format, rows): (&Arc<ReadFormat>, BatchSource) = match group.as_mut_slice() {
                 [
                     ScanInput {
-                        data: InputData::Sst(path, bytes),
+                        data: InputData::Sst(sst),
                         ..
                     },
                 ] => {
                     let format = &plan.unique_format;
-                    let reader = plan.open_sst(std::mem::take(path), bytes.clone(), format)?;
+                    let reader = plan.open_sst(sst.clone(), format)?;
                     let rows = UniqueSource::new(reader, format, plan.time_range);
                     (format, Box::new(rows))
                 }
@@ -231,7 +249,7 @@ impl ReadPlan {
                                 READ_BATCH_ROWS,
                             ))
                                 as BatchSource,
-                            InputData::Sst(path, bytes) => plan.open_sst(path, bytes, format)?,
+                            InputData::Sst(sst) => plan.open_sst(sst, format)?,
                         });
                     }
                     let merged = MergeReader::new(
@@ -257,15 +275,11 @@ impl ReadPlan {
         Ok(Box::new(readers.into_iter().flatten()))
     }
 
-    fn open_sst(
-        &self,
-        path: String,
-        bytes: Bytes,
-        format: &Arc<ReadFormat>,
-    ) -> Result<BatchSource> {
-        let reader = SstReader::open_filtered(
-            path,
-            bytes,
+    fn open_sst(&self, sst: CachedSst, format: &Arc<ReadFormat>) -> Result<BatchSource> {
+        let reader = SstReader::open_with_metadata(
+            sst.path,
+            sst.bytes,
+            sst.metadata,
             format.clone(),
             self.time_range,
             &self.tag_filters,

@@ -54,13 +54,16 @@ pub struct FileMeta {
 /// When compaction replaces a file it calls [`FileHandle::mark_deleted`]; the object is
 /// deleted when the last [`crate::engine::region::version::Version`] naming it is dropped,
 /// so running scans keep reading it. If no tokio runtime is available at that moment, the
-/// file is left for the orphan sweep at the next open.
+/// file is left for the orphan sweep at the next open. A deleted file's entries leave the
+/// SST cache it was read through ([`FileHandle::attach_cache`]) at the same moment.
 #[derive(Debug)]
 pub struct FileHandle {
     meta: FileMeta,
     region_id: crate::engine::metadata::RegionId,
     storage: crate::engine::io::ObjectStorage,
     deleted: std::sync::atomic::AtomicBool,
+    /// The cache that may hold this file (weak: the engine owns the cache).
+    cache: std::sync::OnceLock<std::sync::Weak<crate::engine::cache::SstCache>>,
 }
 
 /// Shared file handle.
@@ -78,12 +81,19 @@ impl FileHandle {
             region_id,
             storage,
             deleted: std::sync::atomic::AtomicBool::new(false),
+            cache: std::sync::OnceLock::new(),
         })
     }
 
     /// The file's metadata.
     pub fn meta(&self) -> &FileMeta {
         &self.meta
+    }
+
+    /// Records that the file is read through `cache`, so that deleting the file drops its
+    /// cache entries. Only the first call has an effect (one engine, one cache).
+    pub fn attach_cache(&self, cache: &std::sync::Arc<crate::engine::cache::SstCache>) {
+        let _ = self.cache.set(std::sync::Arc::downgrade(cache));
     }
 
     /// Deletes the object once the last reference is dropped. Call only after the manifest
@@ -98,6 +108,9 @@ impl Drop for FileHandle {
     fn drop(&mut self) {
         if !self.deleted.load(std::sync::atomic::Ordering::Acquire) {
             return;
+        }
+        if let Some(cache) = self.cache.get().and_then(std::sync::Weak::upgrade) {
+            cache.remove_file(self.region_id, self.meta.file_id);
         }
         let path = crate::engine::sst::sst_path(self.region_id, self.meta.file_id);
         self.storage.delete_in_background(path);

@@ -10,8 +10,11 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const ROW_GROUP_ROWS: usize = 100 * 1024;
 /// Rows per batch when reading.
 pub const READ_BATCH_ROWS: usize = 8192;
-/// ZSTD level used for data pages.
-pub const ZSTD_LEVEL: i32 = 3;
+/// At most this many rows per data page (Parquet's default is 20,000): the unit page pruning
+/// skips. On a 100k-row TSBS table 4096 costs 0.4 % more bytes than 20,000 (see FORMAT.md).
+/// The writer checks the limit after each write batch of 1024 rows, so pages hold up to
+/// `PAGE_ROWS + 1023` rows.
+pub const PAGE_ROWS: usize = 4096;
 
 #[cfg(test)]
 mod tests {
@@ -24,7 +27,7 @@ mod tests {
         assert_eq!(REGION_METADATA_KEY, "tsdb:region_metadata");
         assert_eq!(FORMAT_VERSION, 1);
         assert_eq!(ROW_GROUP_ROWS, 102_400);
-        assert_eq!(ZSTD_LEVEL, 3);
+        assert_eq!(PAGE_ROWS, 4096);
         assert_eq!(crate::engine::read::SEQUENCE_COLUMN, "__sequence");
         assert_eq!(crate::engine::read::OP_TYPE_COLUMN, "__op_type");
     }

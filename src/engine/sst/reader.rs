@@ -1,12 +1,17 @@
-//! Reads an SST: verifies its checksum, prunes row groups by the time index's Parquet
-//! statistics, and yields batches in a [`ReadFormat`]'s schema.
+//! Reads an SST: verifies its checksum, prunes row groups by the time index's and tags'
+//! Parquet statistics and pages by the page index (`page_prune`), and yields batches in a
+//! [`ReadFormat`]'s schema.
 
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, new_null_array};
 use bytes::Bytes;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder, RowSelection, RowSelectionPolicy,
+};
+use parquet::file::metadata::PageIndexPolicy;
 use parquet::file::statistics::Statistics;
 
 use crate::engine::error::Result;
@@ -16,6 +21,7 @@ use crate::engine::read::ReadFormat;
 use crate::engine::read::predicate::{TagFilter, row_group_may_match};
 use crate::engine::sst::file::FileMeta;
 use crate::engine::sst::format::{FORMAT_VERSION, FORMAT_VERSION_KEY};
+use crate::engine::sst::page_prune::plan_pages;
 use crate::engine::sst::{Error, sst_path};
 use crate::engine::time_range::TimeRange;
 
@@ -47,6 +53,53 @@ pub async fn fetch_sst(
     Ok(bytes)
 }
 
+/// Parses the footer and page index of verified SST `bytes` and checks the tsdb format
+/// version. The result is what [`crate::engine::cache::SstCache`] keeps per file, so a
+/// second read of a file parses nothing.
+///
+/// # Errors
+/// [`Error::Parquet`] for an unreadable footer, [`Error::Invalid`] for a file without
+/// `tsdb:format_version` or of a newer format version.
+pub fn load_metadata(path: &str, bytes: &Bytes) -> Result<ArrowReaderMetadata> {
+    let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+    let metadata = ArrowReaderMetadata::load(bytes, options).map_err(|source| Error::Parquet {
+        path: path.to_string(),
+        source,
+    })?;
+    let invalid = |reason: String| Error::Invalid {
+        path: path.to_string(),
+        reason,
+    };
+    let version = metadata
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .and_then(|kvs| kvs.iter().find(|kv| kv.key == FORMAT_VERSION_KEY))
+        .and_then(|kv| kv.value.as_deref())
+        .and_then(|v| v.parse::<u32>().ok())
+        .ok_or_else(|| invalid(format!("missing {FORMAT_VERSION_KEY}")))?;
+    if version == 0 || version > FORMAT_VERSION {
+        return Err(invalid(format!(
+            "format version {version} is newer than this build reads ({FORMAT_VERSION})"
+        ))
+        .into());
+    }
+    Ok(metadata)
+}
+
+/// What one [`SstReader`] read, for tests and diagnostics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SstReadMetrics {
+    /// Row groups in the file.
+    pub row_groups_total: usize,
+    /// Row groups left after row-group and page pruning.
+    pub row_groups_read: usize,
+    /// Rows of the read row groups that page pruning selected (all of them without pruning).
+    pub rows_selected: usize,
+    /// Rows decoded so far (yielded by the Parquet reader).
+    pub rows_decoded: usize,
+}
+
 /// Batches of one SST in a read format; see [`SstReader::open`].
 pub struct SstReader {
     path: String,
@@ -55,6 +108,7 @@ pub struct SstReader {
     /// For each read-schema column: its index in the projected file batch, or `None` if the
     /// file predates the column (filled with NULL).
     mapping: Vec<Option<usize>>,
+    metrics: SstReadMetrics,
 }
 
 impl SstReader {
@@ -74,14 +128,44 @@ impl SstReader {
         Self::open_filtered(path, bytes, format, time_range, &[], batch_size)
     }
 
-    /// As [`SstReader::open`], also skipping row groups whose tag statistics rule out every
-    /// `tag_filters` match (rows of the groups read are not filtered: see [`TagFilter`]).
+    /// As [`SstReader::open`], also skipping row groups and pages whose tag statistics rule
+    /// out every `tag_filters` match (rows of the pages read are not filtered: see
+    /// [`TagFilter`]).
     ///
     /// # Errors
     /// As [`SstReader::open`].
     pub fn open_filtered(
         path: String,
         bytes: Bytes,
+        format: Arc<ReadFormat>,
+        time_range: TimeRange,
+        tag_filters: &[TagFilter],
+        batch_size: usize,
+    ) -> Result<SstReader> {
+        let metadata = load_metadata(&path, &bytes)?;
+        Self::open_with_metadata(
+            path,
+            bytes,
+            metadata,
+            format,
+            time_range,
+            tag_filters,
+            batch_size,
+        )
+    }
+
+    /// As [`SstReader::open_filtered`] with `metadata` already parsed by [`load_metadata`]
+    /// (e.g. cached). Row groups are pruned by the time index's and the tags' row-group
+    /// statistics, then pages by the page index ([`plan_pages`]): only the selected rows are
+    /// decoded ([`SstReader::metrics`]).
+    ///
+    /// # Errors
+    /// [`Error::Parquet`] if the reader cannot be built, [`Error::Invalid`] for a file
+    /// without the time index or internal columns.
+    pub fn open_with_metadata(
+        path: String,
+        bytes: Bytes,
+        metadata: ArrowReaderMetadata,
         format: Arc<ReadFormat>,
         time_range: TimeRange,
         tag_filters: &[TagFilter],
@@ -95,20 +179,7 @@ impl SstReader {
             path: path.clone(),
             reason,
         };
-        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(parquet_err)?;
-        let file_metadata = builder.metadata().file_metadata();
-        let version = file_metadata
-            .key_value_metadata()
-            .and_then(|kvs| kvs.iter().find(|kv| kv.key == FORMAT_VERSION_KEY))
-            .and_then(|kv| kv.value.as_deref())
-            .and_then(|v| v.parse::<u32>().ok())
-            .ok_or_else(|| invalid(format!("missing {FORMAT_VERSION_KEY}")))?;
-        if version == 0 || version > FORMAT_VERSION {
-            return Err(invalid(format!(
-                "format version {version} is newer than this build reads ({FORMAT_VERSION})"
-            ))
-            .into());
-        }
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, metadata);
         let file_schema = builder.schema().clone();
         let mut roots = Vec::new();
         for field in format.schema().fields() {
@@ -143,8 +214,8 @@ impl SstReader {
             .name()
             .clone();
         let ts_leaf = file_schema.index_of(&ts_name).ok();
-        let row_groups: Vec<usize> = builder
-            .metadata()
+        let parquet_metadata = builder.metadata().clone();
+        let row_groups: Vec<usize> = parquet_metadata
             .row_groups()
             .iter()
             .enumerate()
@@ -165,19 +236,53 @@ impl SstReader {
             })
             .map(|(i, _)| i)
             .collect();
+        let plan = plan_pages(
+            &parquet_metadata,
+            &file_schema,
+            row_groups,
+            &ts_name,
+            time_range,
+            tag_filters,
+        );
+        let group_rows: usize = plan
+            .row_groups
+            .iter()
+            .filter_map(|&rg| parquet_metadata.row_groups().get(rg))
+            .map(|rg| usize::try_from(rg.num_rows()).unwrap_or(0))
+            .sum();
+        let metrics = SstReadMetrics {
+            row_groups_total: parquet_metadata.num_row_groups(),
+            row_groups_read: plan.row_groups.len(),
+            rows_selected: plan
+                .selection
+                .as_ref()
+                .map_or(group_rows, RowSelection::row_count),
+            rows_decoded: 0,
+        };
         let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-        let inner = builder
+        let mut builder = builder
             .with_projection(mask)
-            .with_row_groups(row_groups)
-            .with_batch_size(batch_size.max(1))
-            .build()
-            .map_err(parquet_err)?;
+            .with_row_groups(plan.row_groups)
+            .with_batch_size(batch_size.max(1));
+        if let Some(selection) = plan.selection {
+            // Page-sized runs: skip by selectors (whole pages are then never decoded).
+            builder = builder
+                .with_row_selection(selection)
+                .with_row_selection_policy(RowSelectionPolicy::Selectors);
+        }
+        let inner = builder.build().map_err(parquet_err)?;
         Ok(SstReader {
             path,
             inner,
             format,
             mapping,
+            metrics,
         })
+    }
+
+    /// What this reader pruned and decoded so far.
+    pub fn metrics(&self) -> SstReadMetrics {
+        self.metrics
     }
 
     fn convert(&self, batch: RecordBatch) -> Result<RecordBatch> {
@@ -208,6 +313,9 @@ impl Iterator for SstReader {
 
     fn next(&mut self) -> Option<Self::Item> {
         let batch = self.inner.next()?;
+        if let Ok(batch) = &batch {
+            self.metrics.rows_decoded += batch.num_rows();
+        }
         Some(
             batch
                 .map_err(|source| {

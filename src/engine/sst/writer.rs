@@ -6,18 +6,18 @@ use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{DataType, UInt64Type};
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::basic::{Compression, Encoding};
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::engine::error::Result;
 use crate::engine::io::ObjectStorage;
-use crate::engine::metadata::{RegionMetadata, SemanticType};
+use crate::engine::metadata::RegionMetadata;
 use crate::engine::read::{ReadFormat, SEQUENCE_COLUMN};
 use crate::engine::sst::file::{FileId, FileMeta};
 use crate::engine::sst::format::{
-    FORMAT_VERSION, FORMAT_VERSION_KEY, REGION_METADATA_KEY, ROW_GROUP_ROWS, ZSTD_LEVEL,
+    FORMAT_VERSION, FORMAT_VERSION_KEY, PAGE_ROWS, REGION_METADATA_KEY, ROW_GROUP_ROWS,
 };
 use crate::engine::sst::{Error, sst_path};
 use crate::engine::time_range::TimeRange;
@@ -31,18 +31,28 @@ pub struct EncodedSst {
     pub meta: FileMeta,
 }
 
+/// Parquet writer properties of an SST (docs/FORMAT.md "SST", "Writer properties").
+///
+/// Following mito2 (`src/mito2/src/sst/parquet/writer.rs`): dictionary encoding stays on
+/// for every column (Parquet falls back to PLAIN for a column chunk whose dictionary
+/// outgrows `dictionary_page_size_limit`, 1 MiB) except the time index and `__sequence`,
+/// which are increasing runs and are DELTA_BINARY_PACKED. TSBS fields have two decimals, so
+/// their dictionaries are small: decoding 10 f64 columns x 1.08M rows took 122 ms plain +
+/// ZSTD(3) (29.5 MB), 51 ms dictionary + ZSTD(3) (22.2 MB) and 38 ms dictionary + LZ4_RAW
+/// (23.9 MB) on the release build; hence LZ4_RAW: 25 % faster decode for 8 % more bytes.
+/// Page statistics (the Parquet default, `EnabledStatistics::Page`) write the column and
+/// offset indexes that page pruning reads; pages hold at most [`PAGE_ROWS`] rows so one
+/// series' rows span few pages.
 fn writer_properties(metadata: &RegionMetadata) -> Result<WriterProperties> {
-    let zstd = ZstdLevel::try_new(ZSTD_LEVEL).map_err(|source| Error::Parquet {
-        path: String::new(),
-        source,
-    })?;
     let metadata_json = serde_json::to_string(metadata).map_err(|e| Error::Invalid {
         path: String::new(),
         reason: format!("cannot serialise region metadata: {e}"),
     })?;
     let mut builder = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(zstd))
+        .set_compression(Compression::LZ4_RAW)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_data_page_row_count_limit(PAGE_ROWS)
+        .set_statistics_enabled(EnabledStatistics::Page)
         .set_key_value_metadata(Some(vec![
             KeyValue::new(FORMAT_VERSION_KEY.to_string(), FORMAT_VERSION.to_string()),
             KeyValue::new(REGION_METADATA_KEY.to_string(), metadata_json),
@@ -54,14 +64,6 @@ fn writer_properties(metadata: &RegionMetadata) -> Result<WriterProperties> {
         builder = builder
             .set_column_dictionary_enabled(column.clone(), false)
             .set_column_encoding(column, Encoding::DELTA_BINARY_PACKED);
-    }
-    for column in &metadata.columns {
-        if column.semantic_type == SemanticType::Field
-            && column.data_type.to_arrow() != DataType::Utf8
-        {
-            builder = builder
-                .set_column_dictionary_enabled(ColumnPath::from(column.name.as_str()), false);
-        }
     }
     Ok(builder.build())
 }
