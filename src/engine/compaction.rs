@@ -67,8 +67,9 @@ async fn run(region: &Arc<Region>, force: bool) -> Result<()> {
     .await
 }
 
-/// The region's time window: the manifest's, else inferred from `files` (the span of
-/// their time ranges). Returns the window and whether it was newly inferred.
+/// The region's time window (time index unit): `recorded` (the manifest's) if set, else
+/// inferred from `span`, the time range of the data seen so far (flush: frozen memtables and
+/// SSTs; compaction: SSTs). Returns the window and whether it was newly inferred.
 pub(crate) fn region_window(
     recorded: Option<i64>,
     span: Option<TimeRange>,
@@ -119,7 +120,7 @@ async fn compact_once(region: &Arc<Region>, force: bool) -> Result<bool> {
         }
         let task_format = format.clone();
         let encoded = tokio::task::spawn_blocking(move || {
-            split::encode_by_window(&task_format.clone(), window, 1, |range| {
+            split::encode_by_window(&task_format, window, 1, |range| {
                 let mut sources: Vec<BatchSource> = Vec::with_capacity(inputs.len());
                 for (path, bytes) in &inputs {
                     sources.push(Box::new(SstReader::open(

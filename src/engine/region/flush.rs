@@ -64,7 +64,7 @@ impl Region {
         // All frozen memtables merge into one stream (the newest version of each row wins,
         // tombstones are kept: they hide rows in older files), cut into one SST per window.
         let encoded = tokio::task::spawn_blocking(move || {
-            encode_by_window(&format.clone(), window, 0, |range| {
+            encode_by_window(&format, window, 0, |range| {
                 let sources: Vec<BatchSource> = memtables
                     .iter()
                     .map(|m| {
