@@ -1,15 +1,23 @@
 //! Compaction: runs the [`twcs::TwcsPicker`]'s tasks — merge the input SSTs through the
-//! read path's merge/dedup, write one level-1 SST per task, swap them in with one manifest
-//! edit, and delete the inputs once no reader holds them.
+//! read path's merge/dedup, write one level-1 SST per time window the merged rows fall in
+//! ([`split`]), swap them in with one manifest edit, and delete the inputs once no reader
+//! holds them (`FileHandle::mark_deleted` after the edit is durable).
+//!
+//! The window size is the manifest's `compaction_time_window` (chosen by the first flush),
+//! else inferred from the files ([`window::infer_window`]) and recorded by the edit.
 
+pub mod split;
 pub mod twcs;
+pub mod window;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::engine::error::{Error, Result};
 use crate::engine::manifest::{ManifestAction, RegionEdit};
-use crate::engine::metadata::ColumnDataType;
 use crate::engine::read::ReadFormat;
 use crate::engine::read::merge::{BatchSource, MergeReader};
 use crate::engine::region::Region;
@@ -17,21 +25,16 @@ use crate::engine::sst::file::{FileHandle, FileMeta};
 use crate::engine::sst::format::READ_BATCH_ROWS;
 use crate::engine::sst::reader::{SstReader, fetch_sst};
 use crate::engine::sst::sst_path;
-use crate::engine::sst::writer::{encode_sst, store_sst};
+use crate::engine::sst::writer::store_sst;
 use crate::engine::time_range::TimeRange;
 use twcs::{CompactionTask, TwcsPicker};
 
-/// Time index units per second.
-fn units_per_second(data_type: ColumnDataType) -> i64 {
-    match data_type {
-        ColumnDataType::TimestampSecond => 1,
-        ColumnDataType::TimestampMicrosecond => 1_000_000,
-        ColumnDataType::TimestampNanosecond => 1_000_000_000,
-        _ => 1000,
-    }
-}
+/// A manual compaction repeats the pick until nothing is left to do, at most this many
+/// times (more than one round only when a window holds over `MAX_INPUT_FILES` files).
+const MAX_FORCED_ROUNDS: usize = 8;
 
-/// Compacts `region` (manual compaction: every window with two or more files is merged).
+/// Compacts `region` (manual compaction: every window with two or more files is merged, and
+/// files straddling a window boundary are cut), repeating until the picker finds nothing.
 ///
 /// # Errors
 /// Storage, SST or manifest errors; the input files stay in place then.
@@ -39,7 +42,7 @@ pub async fn compact_region(region: &Arc<Region>) -> Result<()> {
     run(region, true).await
 }
 
-/// Compacts `region` if the picker finds work without forcing (after a flush).
+/// Compacts `region` once if the picker finds work without forcing (after a flush).
 ///
 /// # Errors
 /// As [`compact_region`].
@@ -51,62 +54,96 @@ pub async fn maybe_compact_region(region: &Arc<Region>) -> Result<()> {
 /// statement) cannot interrupt it between writing SSTs and recording them in the manifest.
 async fn run(region: &Arc<Region>, force: bool) -> Result<()> {
     let region = region.clone();
-    crate::engine::run_to_completion("compaction", async move { compact(&region, force).await })
-        .await
+    crate::engine::run_to_completion("compaction", async move {
+        let _flush = region.flush_lock.lock().await;
+        let rounds = if force { MAX_FORCED_ROUNDS } else { 1 };
+        for _ in 0..rounds {
+            if !compact_once(&region, force).await? {
+                break;
+            }
+        }
+        Ok(())
+    })
+    .await
 }
 
-async fn compact(region: &Arc<Region>, force: bool) -> Result<()> {
-    let _flush = region.flush_lock.lock().await;
+/// The region's time window (time index unit): `recorded` (the manifest's) if set, else
+/// inferred from `span`, the time range of the data seen so far (flush: frozen memtables and
+/// SSTs; compaction: SSTs). Returns the window and whether it was newly inferred.
+pub(crate) fn region_window(
+    recorded: Option<i64>,
+    span: Option<TimeRange>,
+    units_per_second: i64,
+) -> (i64, bool) {
+    match recorded.filter(|w| *w > 0) {
+        Some(window) => (window, false),
+        None => (
+            window::infer_window(span.unwrap_or(TimeRange::new(0, 0)), units_per_second),
+            true,
+        ),
+    }
+}
+
+/// One pick and its tasks, under the flush lock. Returns whether anything was compacted.
+async fn compact_once(region: &Arc<Region>, force: bool) -> Result<bool> {
     if region.is_closed() {
-        return Ok(());
+        return Ok(false);
     }
     let version = region.version.current();
     let metadata = version.metadata.clone();
     let files: Vec<FileMeta> = version.files.values().map(|f| f.meta().clone()).collect();
-    let configured = region
+    let recorded = region
         .manifest
         .lock()
         .await
         .manifest()
         .compaction_time_window;
-    let unit = units_per_second(metadata.time_index_column().data_type);
-    let window = TwcsPicker::window_size(configured, &files, unit);
+    let span = files
+        .iter()
+        .map(|f| f.time_range)
+        .reduce(|a, b| a.union(&b));
+    let unit = window::units_per_second(metadata.time_index_column().data_type);
+    let (window, _) = region_window(recorded, span, unit);
     let tasks = TwcsPicker::default().pick(&files, window, force);
     if tasks.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let format = Arc::new(ReadFormat::new(metadata.clone(), None));
     let mut added = Vec::new();
     let mut removed = Vec::new();
     for task in tasks {
         let drop_tombstones = covers_all_overlapping(&task, &files);
-        let mut sources: Vec<BatchSource> = Vec::new();
+        let mut inputs = Vec::with_capacity(task.inputs.len());
         for input in &task.inputs {
             let bytes = fetch_sst(&region.storage, region.region_id, input).await?;
-            let path = sst_path(region.region_id, input.file_id).to_string();
-            sources.push(Box::new(SstReader::open(
-                path,
-                bytes,
-                format.clone(),
-                TimeRange::all(),
-                READ_BATCH_ROWS,
-            )?));
+            inputs.push((sst_path(region.region_id, input.file_id).to_string(), bytes));
         }
         let task_format = format.clone();
         let encoded = tokio::task::spawn_blocking(move || {
-            let merged = MergeReader::new(
-                task_format.clone(),
-                sources,
-                TimeRange::all(),
-                drop_tombstones,
-                READ_BATCH_ROWS,
-            )?;
-            encode_sst(&task_format, merged, 1)
+            split::encode_by_window(&task_format, window, 1, |range| {
+                let mut sources: Vec<BatchSource> = Vec::with_capacity(inputs.len());
+                for (path, bytes) in &inputs {
+                    sources.push(Box::new(SstReader::open(
+                        path.clone(),
+                        bytes.clone(),
+                        task_format.clone(),
+                        range,
+                        READ_BATCH_ROWS,
+                    )?));
+                }
+                Ok(Box::new(MergeReader::new(
+                    task_format.clone(),
+                    sources,
+                    range,
+                    drop_tombstones,
+                    READ_BATCH_ROWS,
+                )?) as BatchSource)
+            })
         })
         .await
         .map_err(|e| Error::WorkerStopped(format!("compaction task: {e}")))??;
-        if let Some(encoded) = encoded {
-            added.push(store_sst(&region.storage, &metadata, encoded).await?);
+        for sst in encoded {
+            added.push(store_sst(&region.storage, &metadata, sst).await?);
         }
         removed.extend(task.inputs);
     }
@@ -129,16 +166,17 @@ async fn compact(region: &Arc<Region>, force: bool) -> Result<()> {
         }
     }
     let handles = added
-        .into_iter()
-        .map(|meta| FileHandle::new(meta, region.region_id, region.storage.clone()))
+        .iter()
+        .map(|meta| FileHandle::new(meta.clone(), region.region_id, region.storage.clone()))
         .collect();
     region.version.apply_compaction(&removed_ids, handles);
     log::debug!(
-        "region {}: compacted {} files",
+        "region {}: compacted {} files into {} (window {window})",
         region.region_id,
-        removed_ids.len()
+        removed_ids.len(),
+        added.len()
     );
-    Ok(())
+    Ok(true)
 }
 
 /// Tombstones may be dropped only if every file overlapping the task's time range is an

@@ -1,8 +1,18 @@
-//! Flush: frozen memtables → level-0 SSTs → manifest edit → version → WAL obsoletion
-//! (mito2's `flush.rs`; the order is RELIABILITY.md rule 2).
+//! Flush: frozen memtables → level-0 SSTs, one per time window → manifest edit → version →
+//! WAL obsoletion (mito2's `flush.rs`; the order is RELIABILITY.md rule 2).
+//!
+//! The frozen memtables are merged into one sorted stream and cut at the region's time
+//! window boundaries (`compaction::split`; mito2 gets the same from its time-partitioned
+//! memtables, `memtable/time_partition.rs`), so no flushed SST straddles a window and
+//! compaction can keep the files of different windows disjoint. The window is the
+//! manifest's `compaction_time_window`; the first flush of a region without one infers it
+//! from the data's span (`compaction::window::infer_window`) and records it in its edit.
 
 use std::sync::Arc;
 
+use crate::engine::compaction::region_window;
+use crate::engine::compaction::split::encode_by_window;
+use crate::engine::compaction::window::units_per_second;
 use crate::engine::error::{Error, Result};
 use crate::engine::manifest::{ManifestAction, RegionEdit};
 use crate::engine::read::ReadFormat;
@@ -10,11 +20,11 @@ use crate::engine::read::merge::{BatchSource, MergeReader};
 use crate::engine::region::Region;
 use crate::engine::sst::file::FileHandle;
 use crate::engine::sst::format::READ_BATCH_ROWS;
-use crate::engine::sst::writer::{encode_sst, store_sst};
-use crate::engine::time_range::TimeRange;
+use crate::engine::sst::writer::store_sst;
 
 impl Region {
-    /// Writes every frozen memtable to an SST, records them in one manifest edit, then
+    /// Writes the frozen memtables as level-0 SSTs, one per time window their rows fall in,
+    /// records them all in one manifest edit, then
     /// installs the new version and drops WAL segments the flush made obsolete.
     ///
     /// Runs in a task of its own, so a caller that stops waiting (a cancelled statement)
@@ -34,38 +44,53 @@ impl Region {
         if version.immutables.is_empty() || self.is_closed() {
             return Ok(());
         }
-        let format = Arc::new(ReadFormat::new(version.metadata.clone(), None));
-        let mut files = Vec::new();
-        let mut flushed_ids = Vec::new();
-        let mut flushed_sequence = version.flushed_sequence;
-        for memtable in &version.immutables {
-            let source: BatchSource =
-                Box::new(memtable.iter(format.clone(), TimeRange::all(), READ_BATCH_ROWS));
-            let format = format.clone();
-            // Dedup inside the memtable but keep tombstones: they hide rows in older files.
-            let encoded = tokio::task::spawn_blocking(move || {
-                let merged = MergeReader::new(
+        let metadata = version.metadata.clone();
+        let format = Arc::new(ReadFormat::new(metadata.clone(), None));
+        let recorded = self.manifest.lock().await.manifest().compaction_time_window;
+        let span = version
+            .immutables
+            .iter()
+            .filter_map(|m| m.time_range())
+            .chain(version.files.values().map(|f| f.meta().time_range))
+            .reduce(|a, b| a.union(&b));
+        let unit = units_per_second(metadata.time_index_column().data_type);
+        let (window, inferred) = region_window(recorded, span, unit);
+        let memtables = version.immutables.clone();
+        let flushed_ids: Vec<_> = memtables.iter().map(|m| m.id()).collect();
+        let flushed_sequence = memtables
+            .iter()
+            .map(|m| m.max_sequence())
+            .fold(version.flushed_sequence, u64::max);
+        // All frozen memtables merge into one stream (the newest version of each row wins,
+        // tombstones are kept: they hide rows in older files), cut into one SST per window.
+        let encoded = tokio::task::spawn_blocking(move || {
+            encode_by_window(&format, window, 0, |range| {
+                let sources: Vec<BatchSource> = memtables
+                    .iter()
+                    .map(|m| {
+                        Box::new(m.iter(format.clone(), range, READ_BATCH_ROWS)) as BatchSource
+                    })
+                    .collect();
+                Ok(Box::new(MergeReader::new(
                     format.clone(),
-                    vec![source],
-                    TimeRange::all(),
+                    sources,
+                    range,
                     false,
                     READ_BATCH_ROWS,
-                )?;
-                encode_sst(&format, merged, 0)
+                )?) as BatchSource)
             })
-            .await
-            .map_err(|e| Error::WorkerStopped(format!("flush task: {e}")))??;
-            if let Some(encoded) = encoded {
-                files.push(store_sst(&self.storage, &version.metadata, encoded).await?);
-            }
-            flushed_ids.push(memtable.id());
-            flushed_sequence = flushed_sequence.max(memtable.max_sequence());
+        })
+        .await
+        .map_err(|e| Error::WorkerStopped(format!("flush task: {e}")))??;
+        let mut files = Vec::with_capacity(encoded.len());
+        for sst in encoded {
+            files.push(store_sst(&self.storage, &metadata, sst).await?);
         }
         let edit = RegionEdit {
             files_to_add: files.clone(),
             files_to_remove: Vec::new(),
             flushed_sequence: Some(flushed_sequence),
-            compaction_time_window: None,
+            compaction_time_window: inferred.then_some(window),
         };
         self.manifest
             .lock()
