@@ -35,6 +35,10 @@ struct Chunk {
     offset: usize,
 }
 
+/// Rows of one series taken into an output batch: its key, its non-tag columns sliced to
+/// the rows taken, and their number.
+type Piece = (Arc<[u8]>, Vec<ArrayRef>, usize);
+
 /// Batches of a memtable's rows; see [`crate::engine::memtable::Memtable::iter`].
 pub struct MemtableIter {
     memtable: MemtableRef,
@@ -114,8 +118,7 @@ impl MemtableIter {
     }
 
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        // (key, columns sliced to the rows taken)
-        let mut pieces: Vec<(Arc<[u8]>, Vec<ArrayRef>, usize)> = Vec::new();
+        let mut pieces: Vec<Piece> = Vec::new();
         let mut rows = 0;
         while rows < self.batch_size {
             let mut chunk = match self.pending.take() {
@@ -189,7 +192,7 @@ impl MemtableIter {
 
     /// The tag columns of the read format (in read-column order), one value per row of
     /// `pieces`, decoded from the series keys.
-    fn decode_tags(&self, pieces: &[(Arc<[u8]>, Vec<ArrayRef>, usize)]) -> Result<Vec<ArrayRef>> {
+    fn decode_tags(&self, pieces: &[Piece]) -> Result<Vec<ArrayRef>> {
         let wanted: Vec<usize> = self
             .format
             .column_sources()

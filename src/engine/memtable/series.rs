@@ -50,12 +50,22 @@ impl Rows<'_> {
     }
 }
 
+/// Makes room for `additional` more elements, growing the capacity by 1.5x (not `Vec`'s 2x):
+/// a series' vectors live until the flush, so slack is memory the memtable limit counts.
+fn grow<T>(v: &mut Vec<T>, additional: usize) {
+    let needed = v.len().saturating_add(additional);
+    if needed > v.capacity() {
+        let target = needed.max(v.capacity() + v.capacity() / 2).max(8);
+        v.reserve_exact(target - v.len());
+    }
+}
+
 /// Appends `rows` of `values` to `out` (one memcpy for a range).
 fn extend_rows<T: Copy>(out: &mut Vec<T>, values: &[T], rows: Rows<'_>) -> Option<()> {
+    grow(out, rows.len());
     match rows {
         Rows::Range(start, end) => out.extend_from_slice(values.get(start..end)?),
         Rows::List(list) => {
-            out.reserve(list.len());
             for &r in list {
                 out.push(*values.get(r as usize)?);
             }
@@ -82,6 +92,8 @@ impl Validity {
     fn set(&mut self, row: usize, valid: bool) {
         let word = row / 64;
         if self.words.len() <= word {
+            let missing = word + 1 - self.words.len();
+            grow(&mut self.words, missing);
             self.words.resize(word + 1, u64::MAX);
         }
         if let Some(w) = self.words.get_mut(word) {
@@ -307,7 +319,7 @@ impl FieldBuffer {
         match &mut self.values {
             Values::Boolean(out) => {
                 let booleans = array.as_boolean_opt()?;
-                out.reserve(rows.len());
+                grow(out, rows.len());
                 let mut ok = true;
                 rows.for_each(|r| {
                     ok &= r < booleans.len();
@@ -317,11 +329,13 @@ impl FieldBuffer {
             }
             Values::String { ends, data } => {
                 let strings = array.as_string_opt::<i32>()?;
-                ends.reserve(rows.len());
+                grow(ends, rows.len());
                 let mut ok = true;
                 rows.for_each(|r| {
                     if r < strings.len() {
-                        data.extend_from_slice(strings.value(r).as_bytes());
+                        let value = strings.value(r).as_bytes();
+                        grow(data, value.len());
+                        data.extend_from_slice(value);
                     } else {
                         ok = false;
                     }
@@ -356,21 +370,25 @@ impl FieldBuffer {
     }
 
     fn append_nulls(&mut self, count: usize, len: usize) {
+        fn fill<T: Clone>(v: &mut Vec<T>, len: usize, count: usize, value: T) {
+            grow(v, count);
+            v.resize(len + count, value);
+        }
         match &mut self.values {
-            Values::Boolean(v) => v.resize(len + count, false),
-            Values::Int8(v) => v.resize(len + count, 0),
-            Values::Int16(v) => v.resize(len + count, 0),
-            Values::Int32(v) => v.resize(len + count, 0),
-            Values::Int64(v) => v.resize(len + count, 0),
-            Values::UInt8(v) => v.resize(len + count, 0),
-            Values::UInt16(v) => v.resize(len + count, 0),
-            Values::UInt32(v) => v.resize(len + count, 0),
-            Values::UInt64(v) => v.resize(len + count, 0),
-            Values::Float32(v) => v.resize(len + count, 0.0),
-            Values::Float64(v) => v.resize(len + count, 0.0),
+            Values::Boolean(v) => fill(v, len, count, false),
+            Values::Int8(v) => fill(v, len, count, 0),
+            Values::Int16(v) => fill(v, len, count, 0),
+            Values::Int32(v) => fill(v, len, count, 0),
+            Values::Int64(v) => fill(v, len, count, 0),
+            Values::UInt8(v) => fill(v, len, count, 0),
+            Values::UInt16(v) => fill(v, len, count, 0),
+            Values::UInt32(v) => fill(v, len, count, 0),
+            Values::UInt64(v) => fill(v, len, count, 0),
+            Values::Float32(v) => fill(v, len, count, 0.0),
+            Values::Float64(v) => fill(v, len, count, 0.0),
             Values::String { ends, data } => {
                 let end = u32::try_from(data.len()).unwrap_or(u32::MAX);
-                ends.resize(len + count, end);
+                fill(ends, len, count, end);
             }
         }
         let validity = self.validity.get_or_insert_with(Validity::default);
@@ -498,8 +516,9 @@ impl SeriesData {
             buffer.append(array, rows, len)?;
         }
         extend_rows(&mut self.timestamps, ts, rows)?;
-        self.sequences.reserve(rows.len());
+        grow(&mut self.sequences, rows.len());
         rows.for_each(|r| self.sequences.push(sequence_of(r)));
+        grow(&mut self.op_types, rows.len());
         self.op_types.resize(len + rows.len(), op_type as u8);
         let mut sorted = self.sorted;
         let mut prev = len
