@@ -253,7 +253,8 @@ impl Memtable {
                         })?,
                 )
             }
-            None => None,
+            None if metadata.primary_key.is_empty() => None,
+            None => return Err(invalid("the tag types cannot be encoded as series keys")),
         };
         let key_of = |row: usize| -> &[u8] {
             match &keys {
