@@ -3,17 +3,21 @@
 //!
 //! Write path: validate → take the writer lock → assign sequences → submit to the WAL →
 //! release the lock → wait for the fsync (writes waiting together share one: group commit)
-//! → insert into the mutable memtable. A write is acknowledged only after that, so
-//! acknowledged means durable. When the mutable memtable passes its size
+//! → wait until every earlier sequence is inserted → insert into the mutable memtable →
+//! advance the committed sequence (scans see memtable rows only up to it, so never half a
+//! write). A write is acknowledged only after that, so acknowledged means durable. When the mutable memtable passes its size
 //! limit it is frozen (and the WAL rolled to a new segment) under the writer lock, and a
 //! background flush turns it into an SST.
 //!
-//! Lock order: `writer` before `insert_gate`, `flush_lock` before `manifest`; `VersionControl`'s lock is
+//! Lock order: `writer` before `insert_gate` (a write holds the gate's read side while it
+//! waits for its turn on the committed sequence), `flush_lock` before `manifest`; `VersionControl`'s lock is
 //! only held for pointer swaps.
 
 mod flush;
 mod open;
 mod scan;
+#[cfg(test)]
+mod snapshot_tests;
 pub mod version;
 
 use std::sync::Arc;
@@ -85,6 +89,20 @@ struct WriterState {
     next_memtable_id: u64,
 }
 
+/// Advances a region's committed sequence to `last` when dropped (a write's insert is done,
+/// whether it succeeded or not).
+struct CommitOnDrop<'a> {
+    committed: &'a tokio::sync::watch::Sender<SequenceNumber>,
+    last: SequenceNumber,
+}
+
+impl Drop for CommitOnDrop<'_> {
+    fn drop(&mut self) {
+        let last = self.last;
+        self.committed.send_modify(|c| *c = (*c).max(last));
+    }
+}
+
 /// One LSM tree.
 #[derive(Debug)]
 pub struct Region {
@@ -96,6 +114,10 @@ pub struct Region {
     /// Read-held by each write from WAL submission until its memtable insert; write-held
     /// by a freeze.
     insert_gate: Arc<tokio::sync::RwLock<()>>,
+    /// Largest sequence such that it and every earlier write are in the memtables
+    /// ([`Region::committed_sequence`]). Writes insert in sequence order and advance it;
+    /// scans capture it before the version and read memtables only up to it.
+    committed: tokio::sync::watch::Sender<SequenceNumber>,
     /// Serialises flushes and compactions (structural changes of the file set).
     pub(crate) flush_lock: tokio::sync::Mutex<()>,
     pub(crate) manifest: tokio::sync::Mutex<RegionManifestManager>,
@@ -171,7 +193,20 @@ impl Region {
         let region = self.clone();
         let full = crate::engine::run_to_completion("write", async move {
             let _in_flight = in_flight;
-            ticket.wait().await?;
+            let durable = ticket.wait().await;
+            // Inserts commit in sequence order: wait until every earlier write is in the
+            // memtable (WAL acks arrive in submission order, so this wait is short).
+            let mut committed = region.committed.subscribe();
+            let _ = committed
+                .wait_for(|&c| c.saturating_add(1) >= sequence)
+                .await;
+            // Advances the committed sequence past this write when done, even if it failed
+            // (its rows are then in no memtable) so later writes do not wait forever.
+            let _commit = CommitOnDrop {
+                committed: &region.committed,
+                last: sequence + rows as u64 - 1,
+            };
+            durable?;
             let version = region.version.current();
             version.mutable.write(&entry.batch, sequence, op_type)?;
             Ok(version.mutable.size_bytes() >= region.options.memtable_size_limit_bytes)
@@ -187,6 +222,12 @@ impl Region {
             }
         }
         Ok(rows)
+    }
+
+    /// The committed sequence: every write at or below it is completely in the memtables,
+    /// none above it is visible to scans. Scans read memtables up to it.
+    pub fn committed_sequence(&self) -> SequenceNumber {
+        *self.committed.borrow()
     }
 
     /// Freezes the mutable memtable (if it has rows): later writes go to a new memtable and

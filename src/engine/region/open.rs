@@ -145,6 +145,7 @@ impl Region {
                 next_memtable_id: 1,
             }),
             insert_gate: Arc::new(tokio::sync::RwLock::new(())),
+            committed: tokio::sync::watch::Sender::new(next_sequence.saturating_sub(1)),
             flush_lock: tokio::sync::Mutex::new(()),
             manifest: tokio::sync::Mutex::new(manifest),
             options,

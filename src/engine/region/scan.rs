@@ -10,6 +10,7 @@ use futures::{StreamExt, TryStreamExt};
 use crate::engine::cache::CachedSst;
 use crate::engine::error::{Error, Result};
 use crate::engine::memtable::MemtableRef;
+use crate::engine::metadata::SequenceNumber;
 use crate::engine::read::ReadFormat;
 use crate::engine::read::merge::{BatchSource, MergeReader};
 use crate::engine::read::unique::UniqueSource;
@@ -53,6 +54,10 @@ impl Region {
     /// # Errors
     /// The stream yields SST errors (missing file, checksum mismatch) naming the file.
     pub fn scan(self: &Arc<Self>, request: ScanRequest) -> Result<(SchemaRef, RecordBatchStream)> {
+        // Committed sequence first, then the version: every row at or below it is in this
+        // version's memtables or files, and rows above it (writes still being inserted,
+        // maybe half) are skipped in the memtables. SSTs hold only whole writes.
+        let committed = self.committed_sequence();
         let version = self.version.current();
         let metadata = version.metadata.clone();
         let user_schema = metadata.arrow_schema();
@@ -139,6 +144,7 @@ impl Region {
                     schema: schema.clone(),
                     time_range,
                     tag_filters: request.tag_filters,
+                    committed,
                 };
                 let merged = match plan.read(inputs) {
                     Ok(merged) => merged,
@@ -198,6 +204,8 @@ struct ReadPlan {
     time_range: TimeRange,
     /// Prune SST row groups by tag statistics (rows are not filtered).
     tag_filters: Vec<TagFilter>,
+    /// Memtable rows above this sequence are not visible (not yet committed).
+    committed: SequenceNumber,
 }
 
 impl ReadPlan {
@@ -243,10 +251,11 @@ impl ReadPlan {
                     let mut sources = Vec::with_capacity(group.len());
                     for input in group {
                         sources.push(match input.data {
-                            InputData::Memtable(memtable) => Box::new(memtable.iter(
+                            InputData::Memtable(memtable) => Box::new(memtable.iter_at(
                                 format.clone(),
                                 plan.time_range,
                                 READ_BATCH_ROWS,
+                                Some(plan.committed),
                             ))
                                 as BatchSource,
                             InputData::Sst(sst) => plan.open_sst(sst, format)?,
