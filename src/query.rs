@@ -8,6 +8,7 @@ pub mod error;
 pub mod insert_values;
 pub mod progress;
 pub mod scan_exec;
+pub mod scan_plan;
 pub mod show;
 pub mod sink;
 pub mod table_provider;
@@ -19,5 +20,7 @@ pub use progress::{Progress, ProgressSnapshot};
 pub use scan_exec::RegionScanExec;
 pub use table_provider::TsdbTable;
 
+#[cfg(test)]
+mod plan_tests;
 #[cfg(test)]
 mod tests;

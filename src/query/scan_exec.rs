@@ -1,8 +1,16 @@
 //! [`RegionScanExec`]: the DataFusion leaf that streams a region scan.
 //!
-//! One partition, bounded, incremental: `execute` calls [`Region::scan`] (which snapshots the
-//! region) and forwards its batches as they come. Engine errors become
+//! Bounded, incremental, one or more partitions: partition `i` scans the `i`-th of disjoint,
+//! ordered sub-ranges of the request's time range whose union is the whole range (chosen at
+//! planning by [`split_time_range`] so each holds about the same rows). A row has one
+//! timestamp, so exactly one partition returns it; a memtable or SST overlapping two
+//! sub-ranges is read by both, each keeping only its own rows (the engine applies the time
+//! range exactly). No output ordering is declared. `execute` calls [`Region::scan`] (which
+//! snapshots the region) and forwards its batches as they come. Engine errors become
 //! `DataFusionError::External` (see [`super::error`]).
+//!
+//! Statistics (row count, byte size, time-index bounds; all inexact) come from the version's
+//! metadata: see [`super::scan_plan`].
 //!
 //! [`Region::scan`]: crate::engine::region::Region::scan
 
@@ -12,7 +20,6 @@ use std::sync::Arc;
 use arrow::array::{RecordBatch, RecordBatchOptions};
 use arrow::datatypes::SchemaRef;
 use datafusion::common::Statistics;
-use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -31,6 +38,7 @@ use futures::{StreamExt, TryStreamExt};
 use crate::engine::region::{RegionRef, ScanRequest, TagFilter};
 use crate::engine::time_range::TimeRange;
 use crate::query::error::engine_to_datafusion;
+use crate::query::scan_plan::{scan_statistics, source_extents, split_time_range};
 
 /// Scans one region: projection, time range and limit are pushed into the engine.
 #[derive(Debug)]
@@ -40,6 +48,10 @@ pub struct RegionScanExec {
     /// Indexes into the table's columns; `None` for all.
     projection: Option<Vec<usize>>,
     time_range: TimeRange,
+    /// Disjoint, ordered sub-ranges of `time_range` covering it: one per output partition.
+    partitions: Vec<TimeRange>,
+    /// Name of the time index column (for its statistics).
+    time_index: String,
     limit: Option<usize>,
     /// Tag predicates the engine uses to skip SST row groups (DataFusion still filters rows).
     tag_filters: Vec<TagFilter>,
@@ -61,23 +73,38 @@ impl RegionScanExec {
         time_range: TimeRange,
         limit: Option<usize>,
     ) -> Self {
-        let properties = PlanProperties::new(
-            EquivalenceProperties::new(schema.clone()),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        );
+        let time_index = region.metadata().time_index_column().name.clone();
         RegionScanExec {
             table: table.into(),
             region,
             projection,
             time_range,
+            partitions: vec![time_range],
+            time_index,
             limit,
             tag_filters: Vec::new(),
+            properties: Arc::new(properties(&schema, 1)),
             schema,
-            properties: Arc::new(properties),
             metrics: ExecutionPlanMetricsSet::new(),
         }
+    }
+
+    /// Splits the scan into up to `target` partitions of at least `min_rows` estimated rows
+    /// each, by time (see the module docs). A scan with a limit stays one partition (it reads
+    /// little, and one partition stops after `limit` rows).
+    pub fn with_partitions(mut self, target: usize, min_rows: u64) -> Self {
+        if self.limit.is_some() || target <= 1 || self.time_range.is_empty() {
+            return self;
+        }
+        let sources = source_extents(&self.region);
+        self.partitions = split_time_range(&sources, self.time_range, target, min_rows);
+        self.properties = Arc::new(properties(&self.schema, self.partitions.len()));
+        self
+    }
+
+    /// The time ranges of the output partitions, in partition order.
+    pub fn partitions(&self) -> &[TimeRange] {
+        &self.partitions
     }
 
     /// Also pushes `tag_filters` into the engine (for row-group pruning only).
@@ -96,10 +123,29 @@ impl RegionScanExec {
         self.projection.as_deref()
     }
 
+    fn partition_range(&self, partition: usize) -> Result<&TimeRange> {
+        self.partitions.get(partition).ok_or_else(|| {
+            DataFusionError::Internal(format!(
+                "RegionScanExec has {} partitions, got partition {partition}",
+                self.partitions.len()
+            ))
+        })
+    }
+
     /// The row limit hint pushed into the engine.
     pub fn limit(&self) -> Option<usize> {
         self.limit
     }
+}
+
+/// Plan properties of a scan with `partitions` output partitions and no known ordering.
+fn properties(schema: &SchemaRef, partitions: usize) -> PlanProperties {
+    PlanProperties::new(
+        EquivalenceProperties::new(schema.clone()),
+        Partitioning::UnknownPartitioning(partitions),
+        EmissionType::Incremental,
+        Boundedness::Bounded,
+    )
 }
 
 impl DisplayAs for RegionScanExec {
@@ -137,6 +183,9 @@ impl DisplayAs for RegionScanExec {
                     columns.join(", "),
                     range
                 )?;
+                if self.partitions.len() > 1 {
+                    write!(f, ", partitions={}", self.partitions.len())?;
+                }
                 if let Some(limit) = self.limit {
                     write!(f, ", limit={limit}")?;
                 }
@@ -180,29 +229,26 @@ impl ExecutionPlan for RegionScanExec {
         Some(self.metrics.clone_inner())
     }
 
-    /// Row count: inexact, the engine's upper bound for the time range (rows in overlapping
-    /// memtables and SSTs, before deduplication and the limit).
+    /// Row count and byte size (estimated pro rata from the memtables and SSTs overlapping
+    /// the partition's time range, before deduplication and capped by the limit) and the time
+    /// index's bounds; all inexact. `None` = the whole scan.
     fn statistics_from_inputs(
         &self,
         _input_stats: &[Arc<Statistics>],
         args: &StatisticsArgs,
     ) -> Result<Arc<Statistics>> {
-        if let Some(partition) = args.partition()
-            && partition != 0
-        {
-            return datafusion::common::internal_err!(
-                "RegionScanExec has one partition, got partition {partition}"
-            );
-        }
-        let rows = if self.time_range.is_empty() || self.limit == Some(0) {
-            0
-        } else {
-            usize::try_from(self.region.estimated_rows(self.time_range)).unwrap_or(usize::MAX)
+        let range = match args.partition() {
+            None => self.time_range,
+            Some(partition) => *self.partition_range(partition)?,
         };
-        let rows = self.limit.map_or(rows, |limit| rows.min(limit));
-        Ok(Arc::new(
-            Statistics::new_unknown(&self.schema).with_num_rows(Precision::Inexact(rows)),
-        ))
+        let sources = source_extents(&self.region);
+        Ok(Arc::new(scan_statistics(
+            &self.schema,
+            &self.time_index,
+            &sources,
+            range,
+            self.limit,
+        )))
     }
 
     fn replace_children(
@@ -235,19 +281,15 @@ impl ExecutionPlan for RegionScanExec {
         partition: usize,
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        if partition != 0 {
-            return datafusion::common::internal_err!(
-                "RegionScanExec has one partition, got partition {partition}"
-            );
-        }
+        let time_range = *self.partition_range(partition)?;
         let schema = self.schema.clone();
-        if self.time_range.is_empty() || self.limit == Some(0) {
+        if time_range.is_empty() || self.limit == Some(0) {
             let empty = futures::stream::empty();
             return Ok(Box::pin(RecordBatchStreamAdapter::new(schema, empty)));
         }
         let request = ScanRequest {
             projection: self.projection.clone(),
-            time_range: self.time_range,
+            time_range,
             limit: self.limit,
             tag_filters: self.tag_filters.clone(),
         };

@@ -32,6 +32,10 @@ use crate::query::sink::{RegionSink, SinkOp};
 use crate::query::tag_filter::tag_filter;
 use crate::query::time_filter::{TimeIndex, extract_time_range, is_time_filter};
 
+/// Fewest estimated rows worth a scan partition of their own: one engine read batch
+/// (`READ_BATCH_ROWS`); below that a split only adds overhead.
+pub const MIN_PARTITION_ROWS: u64 = crate::engine::sst::format::READ_BATCH_ROWS as u64;
+
 /// A tsdb table as seen by DataFusion.
 #[derive(Debug)]
 pub struct TsdbTable {
@@ -164,7 +168,7 @@ impl TableProvider for TsdbTable {
 
     async fn scan(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         projection: Option<&Vec<usize>>,
         filters: &[Expr],
         limit: Option<usize>,
@@ -175,7 +179,8 @@ impl TableProvider for TsdbTable {
             .collect();
         let exec = self
             .scan_exec(projection, self.time_range(filters), limit)?
-            .with_tag_filters(tag_filters);
+            .with_tag_filters(tag_filters)
+            .with_partitions(state.config().target_partitions(), MIN_PARTITION_ROWS);
         Ok(Arc::new(exec))
     }
 
