@@ -136,3 +136,30 @@ async fn scan_partitions_by_time_return_each_row_once() {
     let scan = plan.iter().find(|l| l.contains("RegionScanExec")).unwrap();
     assert!(!scan.contains("partitions="), "{plan:#?}");
 }
+
+/// Time-index ranges on timestamp literals are pushed down `Exact` (no `FilterExec` left for
+/// them); other predicates stay in a `FilterExec` above the scan.
+#[tokio::test]
+async fn exact_time_ranges_drop_the_filter() {
+    let (_dir, db) = tsbs_cpu(20, 3).await;
+    let plan = physical_plan(&db, DOUBLE_GROUPBY_ALL).await;
+    assert!(!plan.iter().any(|l| l.contains("FilterExec")), "{plan:#?}");
+    let hour_1 = "ts >= TIMESTAMP '2016-01-01 01:00:00' AND ts < TIMESTAMP '2016-01-01 02:00:00'";
+    let sql = format!("SELECT count(*) FROM cpu WHERE {hour_1}");
+    assert_eq!(scalar_i64(&db, &sql).await, 7200);
+    // A range with a gap (OR) and a field predicate are re-applied by DataFusion.
+    let sql =
+        format!("SELECT * FROM cpu WHERE usage_user > 90 AND {hour_1} AND hostname = 'host_7'");
+    let plan = physical_plan(&db, &sql).await;
+    let filter = plan.iter().find(|l| l.contains("FilterExec")).unwrap();
+    assert!(
+        filter.contains("usage_user") && filter.contains("hostname"),
+        "{plan:#?}"
+    );
+    assert!(!filter.contains("ts@"), "{plan:#?}");
+    let sql = "SELECT count(*) FROM cpu WHERE ts < TIMESTAMP '2016-01-01 00:00:10' \
+               OR ts >= TIMESTAMP '2016-01-01 02:59:50'";
+    let plan = physical_plan(&db, sql).await;
+    assert!(plan.iter().any(|l| l.contains("FilterExec")), "{plan:#?}");
+    assert_eq!(scalar_i64(&db, sql).await, 40);
+}

@@ -1,7 +1,10 @@
 //! [`TsdbTable`]: a DataFusion [`TableProvider`] over one region.
 //!
-//! - `scan` pushes the projection, the time range of time index filters (pushed down as
-//!   `Inexact`, so DataFusion still applies them) and the limit into [`RegionScanExec`].
+//! - `scan` pushes the projection, the time range of time index filters and the limit into
+//!   [`RegionScanExec`], split into up to `target_partitions` time partitions. A filter the
+//!   time range expresses exactly (`ts >= TIMESTAMP '...' AND ts < ...` on the bare time
+//!   index) is pushed down as `Exact`, so DataFusion drops it; other time filters and tag
+//!   filters (`tag = 'v'`, `tag IN (...)`: row-group pruning only) are `Inexact`.
 //! - `insert_into` writes through a [`RegionSink`]; `DELETE` scans the matching rows and
 //!   writes tombstones through one.
 //! - Column defaults are the stored SQL text, planned once at construction.
@@ -30,7 +33,9 @@ use crate::query::error::Error;
 use crate::query::scan_exec::RegionScanExec;
 use crate::query::sink::{RegionSink, SinkOp};
 use crate::query::tag_filter::tag_filter;
-use crate::query::time_filter::{TimeIndex, extract_time_range, is_time_filter};
+use crate::query::time_filter::{
+    TimeIndex, extract_time_range, is_exact_time_filter, is_time_filter,
+};
 
 /// Fewest estimated rows worth a scan partition of their own: one engine read batch
 /// (`READ_BATCH_ROWS`); below that a split only adds overhead.
@@ -192,7 +197,10 @@ impl TableProvider for TsdbTable {
         Ok(filters
             .iter()
             .map(|f| {
-                if is_time_filter(f, &time_index) || tag_filter(f, &self.metadata).is_some() {
+                if is_exact_time_filter(f, &time_index) {
+                    TableProviderFilterPushDown::Exact
+                } else if is_time_filter(f, &time_index) || tag_filter(f, &self.metadata).is_some()
+                {
                     TableProviderFilterPushDown::Inexact
                 } else {
                     TableProviderFilterPushDown::Unsupported
