@@ -4,6 +4,7 @@
 
 pub mod coercion;
 pub mod copy;
+pub mod dynamic_filter;
 pub mod error;
 pub mod insert_values;
 pub mod progress;

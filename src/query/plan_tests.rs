@@ -102,6 +102,31 @@ async fn lastpoint_join_builds_on_the_aggregate() {
     assert_eq!(last, 20);
 }
 
+/// The hash join's dynamic filter (`ts` between the build side's smallest and largest
+/// `max_ts`) reaches the probe scan, which reads only the newest timestamp's rows.
+#[tokio::test]
+async fn lastpoint_probe_scan_reads_only_the_newest_rows() {
+    let (_dir, db) = tsbs_cpu(20, 3).await;
+    let plan = text(&db, &format!("EXPLAIN ANALYZE {LASTPOINT}")).await;
+    let probe = plan
+        .lines()
+        .find(|l| l.contains("RegionScanExec") && l.contains("usage_user"))
+        .unwrap_or_else(|| panic!("no probe scan in {plan}"));
+    assert!(probe.contains("dynamic_filters=1"), "{probe}");
+    assert!(probe.contains("output_rows=20,"), "{probe}");
+    // TopK's threshold filter is accepted too and leaves results intact.
+    let sql = "SELECT hostname FROM cpu WHERE ts = (SELECT max(ts) FROM cpu) \
+               ORDER BY ts DESC, hostname LIMIT 3";
+    let rows = text(&db, sql).await;
+    assert!(
+        rows.contains("host_0 ") && rows.contains("host_1 "),
+        "{rows}"
+    );
+    let sql = "SELECT count(*) FROM (SELECT ts FROM cpu ORDER BY ts DESC LIMIT 25) t \
+               WHERE ts = TIMESTAMP '2016-01-01 02:59:50'";
+    assert_eq!(scalar_i64(&db, sql).await, 20);
+}
+
 /// A scan splits into time partitions (no round-robin repartition above it) and every row is
 /// returned once, also when a memtable overwriting SST rows straddles a partition boundary.
 #[tokio::test]

@@ -18,14 +18,19 @@ use std::fmt;
 use std::sync::Arc;
 
 use arrow::array::{RecordBatch, RecordBatchOptions};
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use datafusion::common::Statistics;
+use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::DynamicFilterTracking;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{
     Boundedness, ChildrenPropertiesMode, EmissionType, ReplaceChildrenOptions,
+};
+use datafusion::physical_plan::filter_pushdown::{
+    ChildPushdownResult, FilterPushdownPhase, FilterPushdownPropagation,
 };
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
 use datafusion::physical_plan::statistics::StatisticsArgs;
@@ -33,15 +38,17 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
+use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::engine::region::{RegionRef, ScanRequest, TagFilter};
 use crate::engine::time_range::TimeRange;
+use crate::query::dynamic_filter::dynamic_time_range;
 use crate::query::error::engine_to_datafusion;
 use crate::query::scan_plan::{scan_statistics, source_extents, split_time_range};
 
 /// Scans one region: projection, time range and limit are pushed into the engine.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RegionScanExec {
     table: String,
     region: RegionRef,
@@ -50,8 +57,11 @@ pub struct RegionScanExec {
     time_range: TimeRange,
     /// Disjoint, ordered sub-ranges of `time_range` covering it: one per output partition.
     partitions: Vec<TimeRange>,
-    /// Name of the time index column (for its statistics).
+    /// Name and unit of the time index column (for statistics and dynamic filters).
     time_index: String,
+    time_unit: TimeUnit,
+    /// Dynamic filters from operators above (used to narrow the time range at first poll).
+    dynamic_filters: Vec<Arc<dyn PhysicalExpr>>,
     limit: Option<usize>,
     /// Tag predicates the engine uses to skip SST row groups (DataFusion still filters rows).
     tag_filters: Vec<TagFilter>,
@@ -73,7 +83,14 @@ impl RegionScanExec {
         time_range: TimeRange,
         limit: Option<usize>,
     ) -> Self {
-        let time_index = region.metadata().time_index_column().name.clone();
+        let metadata = region.metadata();
+        let column = metadata.time_index_column();
+        let time_index = column.name.clone();
+        let time_unit = match column.data_type.to_arrow() {
+            DataType::Timestamp(unit, _) => unit,
+            // validate() guarantees a timestamp; fall back to the default unit.
+            _ => TimeUnit::Millisecond,
+        };
         RegionScanExec {
             table: table.into(),
             region,
@@ -81,6 +98,8 @@ impl RegionScanExec {
             time_range,
             partitions: vec![time_range],
             time_index,
+            time_unit,
+            dynamic_filters: Vec::new(),
             limit,
             tag_filters: Vec::new(),
             properties: Arc::new(properties(&schema, 1)),
@@ -183,6 +202,9 @@ impl DisplayAs for RegionScanExec {
                     columns.join(", "),
                     range
                 )?;
+                if !self.dynamic_filters.is_empty() {
+                    write!(f, ", dynamic_filters={}", self.dynamic_filters.len())?;
+                }
                 if self.partitions.len() > 1 {
                     write!(f, ", partitions={}", self.partitions.len())?;
                 }
@@ -276,6 +298,34 @@ impl ExecutionPlan for RegionScanExec {
         Ok(TreeNodeRecursion::Continue)
     }
 
+    /// Accepts dynamic filters (hash join bounds, TopK thresholds) offered after planning, for
+    /// time-range pruning only: every filter is reported unsupported, so DataFusion keeps
+    /// applying it above the scan (see [`super::dynamic_filter`]).
+    fn handle_child_pushdown_result(
+        &self,
+        phase: FilterPushdownPhase,
+        child_pushdown_result: ChildPushdownResult,
+        _config: &ConfigOptions,
+    ) -> Result<FilterPushdownPropagation<Arc<dyn ExecutionPlan>>> {
+        let dynamic: Vec<Arc<dyn PhysicalExpr>> = if phase == FilterPushdownPhase::Post {
+            child_pushdown_result
+                .parent_filters
+                .iter()
+                .map(|f| Arc::clone(&f.filter))
+                .filter(|f| DynamicFilterTracking::classify(f).contains_dynamic_filter())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let propagation = FilterPushdownPropagation::all_unsupported(child_pushdown_result);
+        if dynamic.is_empty() {
+            return Ok(propagation);
+        }
+        let mut node = self.clone();
+        node.dynamic_filters.extend(dynamic);
+        Ok(propagation.with_updated_node(Arc::new(node)))
+    }
+
     fn execute(
         &self,
         partition: usize,
@@ -293,28 +343,56 @@ impl ExecutionPlan for RegionScanExec {
             limit: self.limit,
             tag_filters: self.tag_filters.clone(),
         };
-        let (_engine_schema, stream) = self.region.scan(request).map_err(engine_to_datafusion)?;
-        let out_schema = schema.clone();
         let baseline = BaselineMetrics::new(&self.metrics, partition);
-        let stream = stream
-            .map_err(engine_to_datafusion)
-            .inspect_ok(move |batch| baseline.record_output(batch.num_rows()))
-            .and_then(move |batch| {
-                // Re-label batches whose schema differs only in metadata or nullability flags.
-                let result = if batch.schema() == out_schema {
-                    Ok(batch)
-                } else {
-                    let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-                    RecordBatch::try_new_with_options(
-                        out_schema.clone(),
-                        batch.columns().to_vec(),
-                        &options,
-                    )
-                    .map_err(|e| DataFusionError::ArrowError(Box::new(e), None))
-                };
-                futures::future::ready(result)
-            })
-            .boxed();
+        if self.dynamic_filters.is_empty() {
+            let stream = open_scan(&self.region, request, schema.clone(), baseline)?;
+            return Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)));
+        }
+        // Open the engine scan at the first poll, with the dynamic filters' state then.
+        let filters = self.dynamic_filters.clone();
+        let (region, out_schema) = (self.region.clone(), schema.clone());
+        let (time_index, unit) = (self.time_index.clone(), self.time_unit);
+        let stream = futures::stream::once(async move {
+            let mut request = request;
+            let dynamic = dynamic_time_range(&filters, &time_index, unit);
+            request.time_range = request.time_range.intersect(&dynamic);
+            if request.time_range.is_empty() {
+                return Ok(futures::stream::empty().boxed());
+            }
+            open_scan(&region, request, out_schema, baseline)
+        })
+        .try_flatten()
+        .boxed();
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
+}
+
+/// Starts `region.scan(request)` and adapts its batches to `schema`, counting output rows.
+fn open_scan(
+    region: &RegionRef,
+    request: ScanRequest,
+    schema: SchemaRef,
+    baseline: BaselineMetrics,
+) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+    let (_engine_schema, stream) = region.scan(request).map_err(engine_to_datafusion)?;
+    let stream = stream
+        .map_err(engine_to_datafusion)
+        .inspect_ok(move |batch| baseline.record_output(batch.num_rows()))
+        .and_then(move |batch| {
+            // Re-label batches whose schema differs only in metadata or nullability flags.
+            let result = if batch.schema() == schema {
+                Ok(batch)
+            } else {
+                let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+                RecordBatch::try_new_with_options(
+                    schema.clone(),
+                    batch.columns().to_vec(),
+                    &options,
+                )
+                .map_err(|e| DataFusionError::ArrowError(Box::new(e), None))
+            };
+            futures::future::ready(result)
+        })
+        .boxed();
+    Ok(stream)
 }

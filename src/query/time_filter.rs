@@ -206,10 +206,30 @@ struct LiteralValue {
 }
 
 fn literal(expr: &Expr) -> Option<LiteralValue> {
-    let scalar = match expr {
-        Expr::Literal(scalar, _) => scalar,
-        _ => return None,
-    };
+    match expr {
+        Expr::Literal(scalar, _) => scalar_literal(scalar),
+        _ => None,
+    }
+}
+
+/// The range of time index values `ts` (stored in `column_unit`) with `ts op scalar`, for a
+/// timestamp scalar of any unit; `None` for other scalars and operators. For physical
+/// expressions (dynamic filters), where integers cannot meet a timestamp column.
+pub(crate) fn scalar_bound(
+    op: Operator,
+    scalar: &ScalarValue,
+    column_unit: TimeUnit,
+) -> Option<TimeRange> {
+    let literal = scalar_literal(scalar).filter(|l| l.unit.is_some())?;
+    bound(op, literal, column_unit)
+}
+
+/// `a op b` ⟺ `b op' a`: the operator seen from the other side, for comparisons.
+pub(crate) fn swap_comparison(op: Operator) -> Option<Operator> {
+    swap(op)
+}
+
+fn scalar_literal(scalar: &ScalarValue) -> Option<LiteralValue> {
     let (value, unit) = match scalar {
         ScalarValue::TimestampSecond(Some(v), _) => (*v, Some(TimeUnit::Second)),
         ScalarValue::TimestampMillisecond(Some(v), _) => (*v, Some(TimeUnit::Millisecond)),
