@@ -102,11 +102,9 @@ pub fn split_time_range(
         return vec![range];
     };
     let total: f64 = sources.iter().map(|s| weight_in(s, bounds)).sum();
-    let by_rows = if min_rows == 0 {
-        partitions
-    } else {
-        usize::try_from((total as u64) / min_rows).unwrap_or(usize::MAX)
-    };
+    let by_rows = (total as u64)
+        .checked_div(min_rows)
+        .map_or(partitions, |n| usize::try_from(n).unwrap_or(usize::MAX));
     let n = partitions.min(by_rows);
     if n <= 1 {
         return vec![range];
