@@ -127,17 +127,18 @@ async fn lastpoint_probe_scan_reads_only_the_newest_rows() {
     assert_eq!(scalar_i64(&db, sql).await, 20);
 }
 
-/// A scan splits into time partitions (no round-robin repartition above it) and every row is
-/// returned once, also when a memtable overwriting SST rows straddles a partition boundary.
+/// A scan splits into time partitions at the gaps between runs of overlapping sources (no
+/// round-robin repartition above it) and every row is returned once, also with a memtable
+/// overwriting the rows of one SST.
 #[tokio::test]
 async fn scan_partitions_by_time_return_each_row_once() {
-    let (_dir, db) = tsbs_cpu(20, 3).await;
+    let (_dir, db) = tsbs_cpu(30, 3).await;
     // Overwrite hour 1 (in the memtable, not flushed): same identities, new values.
     db.execute(
-        "INSERT INTO cpu SELECT 'host_' || CAST(value % 20 AS VARCHAR), \
+        "INSERT INTO cpu SELECT 'host_' || CAST(value % 30 AS VARCHAR), \
          'r' || CAST(value % 3 AS VARCHAR), \
-         to_timestamp_millis(1451606400000 + 3600000 + (value / 20) * 10000), \
-         0.0, 2.0 FROM range(0, 7200)",
+         to_timestamp_millis(1451606400000 + 3600000 + (value / 30) * 10000), \
+         0.0, 2.0 FROM range(0, 10800)",
     )
     .await
     .unwrap();
@@ -148,18 +149,25 @@ async fn scan_partitions_by_time_return_each_row_once() {
         !plan.iter().any(|l| l.contains("RoundRobinBatch")),
         "{plan:#?}"
     );
-    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM cpu").await, 21_600);
-    // Hours 0 and 2 keep 1.0, hour 1 has 2.0: 7200 + 14400 + 7200.
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM cpu").await, 32_400);
+    // Hours 0 and 2 keep 1.0, hour 1 has 2.0.
     assert_eq!(
         scalar_i64(&db, "SELECT CAST(sum(usage_system) AS BIGINT) FROM cpu").await,
-        28_800
+        10_800 + 21_600 + 10_800
     );
     let groups = records(&db, DOUBLE_GROUPBY_ALL).await;
-    assert_eq!(groups.iter().map(|b| b.num_rows()).sum::<usize>(), 60);
+    assert_eq!(groups.iter().map(|b| b.num_rows()).sum::<usize>(), 90);
     // A limit keeps one partition.
     let plan = physical_plan(&db, "SELECT * FROM cpu LIMIT 5").await;
     let scan = plan.iter().find(|l| l.contains("RegionScanExec")).unwrap();
     assert!(!scan.contains("partitions="), "{plan:#?}");
+    // One SST after compaction: one run, never cut (a cut would decode the file twice).
+    db.execute("ADMIN flush_table('cpu')").await.unwrap();
+    db.execute("ADMIN compact_table('cpu')").await.unwrap();
+    let plan = physical_plan(&db, DOUBLE_GROUPBY_ALL).await;
+    let scan = plan.iter().find(|l| l.contains("RegionScanExec")).unwrap();
+    assert!(!scan.contains("partitions="), "{plan:#?}");
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM cpu").await, 32_400);
 }
 
 /// Time-index ranges on timestamp literals are pushed down `Exact` (no `FilterExec` left for

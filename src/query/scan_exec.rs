@@ -2,10 +2,10 @@
 //!
 //! Bounded, incremental, one or more partitions: partition `i` scans the `i`-th of disjoint,
 //! ordered sub-ranges of the request's time range whose union is the whole range (chosen at
-//! planning by [`split_time_range`] so each holds about the same rows). A row has one
-//! timestamp, so exactly one partition returns it; a memtable or SST overlapping two
-//! sub-ranges is read by both, each keeping only its own rows (the engine applies the time
-//! range exactly). No output ordering is declared. `execute` calls [`Region::scan`] (which
+//! planning by [`split_time_range`]: cut only between runs of overlapping sources, about the
+//! same rows each). A row has one timestamp, so exactly one partition returns it; a memtable
+//! or SST that overlaps two sub-ranges at execution (written after planning) is read by both,
+//! each keeping only its own rows (the engine applies the time range exactly). No output ordering is declared. `execute` calls [`Region::scan`] (which
 //! snapshots the region) and forwards its batches as they come. Engine errors become
 //! `DataFusionError::External` (see [`super::error`]).
 //!

@@ -85,10 +85,13 @@ pub fn time_bounds(sources: &[SourceExtent], range: TimeRange) -> Option<TimeRan
         .reduce(|a, b| a.union(&b))
 }
 
-/// Splits `range` into at most `partitions` disjoint, ordered, non-empty sub-ranges whose union
-/// is `range`, with about the same estimated rows each (boundaries found by bisection on the
-/// pro-rata row count of `sources`) and at least `min_rows` rows each. Returns `[range]` when
-/// it cannot be split (one partition wanted, too few rows, or all rows at one timestamp).
+/// Splits `range` into at most `partitions` disjoint, ordered sub-ranges whose union is
+/// `range`, cutting only between runs of overlapping sources (the groups `Region::scan`
+/// merges), so no memtable or SST is read by two partitions: SST rows are sorted by tags
+/// first, so a row group spans the file's whole time range and a cut inside a file would make
+/// both partitions decode all of it. Cuts are the run gaps closest to equal shares of the
+/// estimated rows; a sub-range with fewer than `min_rows` rows is merged into its neighbour.
+/// Returns `[range]` when no cut qualifies (one partition wanted, one run, too few rows).
 ///
 /// The first and last sub-ranges keep `range`'s own ends (possibly unbounded), so rows written
 /// after planning outside the sources' current extent are still read by exactly one partition.
@@ -98,48 +101,68 @@ pub fn split_time_range(
     partitions: usize,
     min_rows: u64,
 ) -> Vec<TimeRange> {
-    let Some(bounds) = time_bounds(sources, range) else {
-        return vec![range];
-    };
-    let total: f64 = sources.iter().map(|s| weight_in(s, bounds)).sum();
-    let by_rows = (total as u64)
-        .checked_div(min_rows)
-        .map_or(partitions, |n| usize::try_from(n).unwrap_or(usize::MAX));
-    let n = partitions.min(by_rows);
-    if n <= 1 {
+    if partitions <= 1 {
         return vec![range];
     }
-    // Boundary k: the smallest t with rows in [bounds.min, t - 1] >= total * k / n.
-    let mut starts: Vec<i64> = Vec::with_capacity(n - 1);
-    for k in 1..n {
-        let target = total * k as f64 / n as f64;
-        let (mut lo, mut hi) = (bounds.min, bounds.max);
-        // Invariant: rows before `hi` >= target or hi == bounds.max.
-        while lo < hi {
-            // Floor of the midpoint in i128: no overflow, and `mid < hi`.
-            let mid = i64::try_from((i128::from(lo) + i128::from(hi)).div_euclid(2)).unwrap_or(lo);
-            let before: f64 = sources
-                .iter()
-                .map(|s| weight_in(s, TimeRange::new(bounds.min, mid)))
-                .sum();
-            if before >= target {
-                hi = mid;
-            } else {
-                lo = mid + 1;
+    // Runs of overlapping sources inside `range`: (start, end, rows), in time order.
+    let mut clipped: Vec<(TimeRange, f64)> = sources
+        .iter()
+        .filter(|s| s.range.overlaps(&range))
+        .map(|s| (s.range.intersect(&range), weight_in(s, range)))
+        .collect();
+    clipped.sort_by_key(|(r, _)| r.min);
+    let mut runs: Vec<(TimeRange, f64)> = Vec::new();
+    for (r, rows) in clipped {
+        match runs.last_mut() {
+            Some((run, run_rows)) if r.min <= run.max => {
+                *run = run.union(&r);
+                *run_rows += rows;
             }
-        }
-        // The partition boundary starts after `lo`; keep boundaries strictly increasing.
-        let start = lo.saturating_add(1);
-        if start <= bounds.max && starts.last().is_none_or(|&last| start > last) {
-            starts.push(start);
+            _ => runs.push((r, rows)),
         }
     }
-    if starts.is_empty() {
+    if runs.len() < 2 {
         return vec![range];
     }
-    let mut out = Vec::with_capacity(starts.len() + 1);
+    let total: f64 = runs.iter().map(|(_, rows)| rows).sum();
+    // cut[i]: rows before the gap after run i, for the gaps between runs.
+    let mut cumulative = Vec::with_capacity(runs.len() - 1);
+    let mut acc = 0.0;
+    for (_, rows) in &runs[..runs.len() - 1] {
+        acc += rows;
+        cumulative.push(acc);
+    }
+    let mut cuts: Vec<usize> = Vec::new();
+    for k in 1..partitions {
+        let target = total * k as f64 / partitions as f64;
+        let best = (0..cumulative.len()).min_by(|&a, &b| {
+            (cumulative[a] - target)
+                .abs()
+                .total_cmp(&(cumulative[b] - target).abs())
+        });
+        if let Some(best) = best
+            && cuts.last().is_none_or(|&last| best > last)
+        {
+            cuts.push(best);
+        }
+    }
+    // Drop cuts that leave a partition below `min_rows` (the last one is checked at the end).
+    let floor = min_rows as f64;
+    let mut kept: Vec<usize> = Vec::with_capacity(cuts.len());
+    let mut before = 0.0;
+    for cut in cuts {
+        if cumulative[cut] - before >= floor && total - cumulative[cut] >= floor {
+            kept.push(cut);
+            before = cumulative[cut];
+        }
+    }
+    if kept.is_empty() {
+        return vec![range];
+    }
+    let mut out = Vec::with_capacity(kept.len() + 1);
     let mut min = range.min;
-    for start in starts {
+    for cut in kept {
+        let start = runs[cut + 1].0.min;
         out.push(TimeRange::new(min, start - 1));
         min = start;
     }
@@ -237,7 +260,7 @@ mod tests {
 
     #[test]
     fn split_is_disjoint_covering_and_balanced() {
-        // Ten files of one hour each, equal rows: four partitions of 2-3 files.
+        // Ten files of one hour each, equal rows: four partitions of 2-3 whole files.
         let hour = 3_600_000;
         let sources: Vec<_> = (0..10)
             .map(|h| src(h * hour, (h + 1) * hour - 1, 1000))
@@ -248,34 +271,42 @@ mod tests {
         assert_eq!(parts[3].max, i64::MAX);
         for pair in parts.windows(2) {
             assert_eq!(pair[0].max + 1, pair[1].min, "{parts:?}");
+            // Cuts fall between files.
+            assert_eq!(pair[1].min % hour, 0, "{parts:?}");
         }
         for part in &parts {
             let rows = estimated_rows(&sources, *part);
-            assert!((2400..=2600).contains(&rows), "{part:?}: {rows}");
+            assert!((2000..=3000).contains(&rows), "{part:?}: {rows}");
         }
-        // Skewed rows: the boundary moves toward the dense file.
-        let sources = [src(0, 999, 100), src(1000, 1999, 10_000)];
-        let parts = split_time_range(&sources, TimeRange::new(0, 1999), 2, 0);
-        assert_eq!(parts.len(), 2);
-        assert!(parts[0].max > 1400 && parts[0].max < 1600, "{parts:?}");
-        assert_eq!((parts[0].min, parts[1].max), (0, 1999));
+        // Skewed rows: the cut that best balances, still between files.
+        let sources = [src(0, 99, 100), src(100, 199, 100), src(200, 299, 1000)];
+        let parts = split_time_range(&sources, TimeRange::new(0, 299), 2, 0);
+        assert_eq!(
+            parts,
+            vec![TimeRange::new(0, 199), TimeRange::new(200, 299)]
+        );
+        // A memtable overlapping a file joins its run: the cut is not inside either.
+        let sources = [src(0, 99, 100), src(100, 199, 100), src(150, 250, 100)];
+        let parts = split_time_range(&sources, TimeRange::all(), 2, 0);
+        assert_eq!(parts[0].max, 99, "{parts:?}");
     }
 
     #[test]
     fn split_falls_back_to_one_range() {
-        let sources = [src(0, 99, 100)];
+        let sources = [src(0, 99, 100), src(100, 199, 100)];
         let all = TimeRange::all();
         assert_eq!(split_time_range(&sources, all, 1, 0), vec![all]);
-        // Fewer rows than two partitions of min_rows.
-        assert_eq!(split_time_range(&sources, all, 4, 60), vec![all]);
+        // A side below min_rows.
+        assert_eq!(split_time_range(&sources, all, 4, 101), vec![all]);
+        assert_eq!(split_time_range(&sources, all, 4, 100).len(), 2);
         // No source in range.
         let r = TimeRange::new(500, 600);
         assert_eq!(split_time_range(&sources, r, 4, 0), vec![r]);
-        // All rows at one timestamp cannot be split.
-        let point = [src(7, 7, 1000)];
-        assert_eq!(split_time_range(&point, all, 4, 0), vec![all]);
-        // Two partitions of min_rows each.
-        assert_eq!(split_time_range(&sources, all, 4, 50).len(), 2);
+        // One run (one file, or overlapping files) is never cut.
+        let one = [src(0, 99, 1000)];
+        assert_eq!(split_time_range(&one, all, 4, 0), vec![all]);
+        let overlapping = [src(0, 99, 1000), src(50, 150, 1000)];
+        assert_eq!(split_time_range(&overlapping, all, 4, 0), vec![all]);
     }
 
     #[test]
