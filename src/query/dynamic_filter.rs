@@ -14,9 +14,10 @@
 use std::sync::Arc;
 
 use arrow::datatypes::TimeUnit;
+use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Operator;
 use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_expr::expressions::{BinaryExpr, Column, IsNullExpr, Literal};
+use datafusion::physical_expr::expressions::{BinaryExpr, CaseExpr, Column, IsNullExpr, Literal};
 use datafusion::physical_expr_common::physical_expr::snapshot_physical_expr;
 
 use crate::engine::time_range::TimeRange;
@@ -58,11 +59,7 @@ pub fn physical_time_range(
             Operator::Or => {
                 let l = physical_time_range(left, name, unit)?;
                 let r = physical_time_range(right, name, unit)?;
-                Some(match (l.is_empty(), r.is_empty()) {
-                    (true, _) => r,
-                    (_, true) => l,
-                    _ => l.union(&r),
-                })
+                Some(union_of(l, r))
             }
             _ => {
                 if is_column(left, name)
@@ -79,13 +76,48 @@ pub fn physical_time_range(
             }
         };
     }
+    // A partitioned hash join: `CASE hash % n WHEN 0 THEN bounds_0 ... ELSE false END`. A row
+    // passes through one branch, so the union of the branches' ranges bounds it.
+    if let Some(case) = expr.downcast_ref::<CaseExpr>() {
+        let mut union = empty();
+        for (_when, then) in case.when_then_expr() {
+            union = union_of(union, physical_time_range(then, name, unit)?);
+        }
+        // No ELSE yields NULL: the row is dropped.
+        if let Some(otherwise) = case.else_expr() {
+            union = union_of(union, physical_time_range(otherwise, name, unit)?);
+        }
+        return Some(union);
+    }
+    if let Some(lit) = expr.downcast_ref::<Literal>()
+        && matches!(
+            lit.value(),
+            ScalarValue::Boolean(Some(false)) | ScalarValue::Boolean(None)
+        )
+    {
+        return Some(empty());
+    }
     // The time index is never NULL: `ts IS NULL` selects nothing.
     if let Some(is_null) = expr.downcast_ref::<IsNullExpr>()
         && is_column(is_null.arg(), name)
     {
-        return Some(TimeRange::new(i64::MAX, i64::MIN));
+        return Some(empty());
     }
     None
+}
+
+/// The range no row is in.
+fn empty() -> TimeRange {
+    TimeRange::new(i64::MAX, i64::MIN)
+}
+
+/// The smallest range covering both, where an empty range contributes nothing.
+fn union_of(a: TimeRange, b: TimeRange) -> TimeRange {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b,
+        (_, true) => a,
+        _ => a.union(&b),
+    }
 }
 
 fn is_column(expr: &Arc<dyn PhysicalExpr>, name: &str) -> bool {
@@ -95,8 +127,7 @@ fn is_column(expr: &Arc<dyn PhysicalExpr>, name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use datafusion::common::ScalarValue;
-    use datafusion::physical_expr::expressions::{binary, col, is_null, lit};
+    use datafusion::physical_expr::expressions::{binary, case, col, is_null, lit};
 
     use super::*;
 
@@ -149,5 +180,32 @@ mod tests {
             TimeRange::new(101, 20)
         );
         assert_eq!(dynamic_time_range(&[], "ts", unit), TimeRange::all());
+        // Partitioned join: CASE over per-partition bounds, ELSE false.
+        let bounds = |lo, hi| {
+            cmp(
+                cmp(c("ts"), Operator::GtEq, ts(lo)),
+                Operator::And,
+                cmp(c("ts"), Operator::LtEq, ts(hi)),
+            )
+        };
+        let when = |v: i64| lit(ScalarValue::Int64(Some(v)));
+        let partitioned = case(
+            Some(c("ts")),
+            vec![(when(0), bounds(10, 20)), (when(1), bounds(30, 40))],
+            Some(lit(false)),
+        )
+        .unwrap();
+        assert_eq!(
+            physical_time_range(&partitioned, "ts", unit),
+            Some(TimeRange::new(10, 40))
+        );
+        // A branch that does not constrain ts makes the whole CASE unconstrained.
+        let open = case(
+            Some(c("ts")),
+            vec![(when(0), bounds(10, 20)), (when(1), lit(true))],
+            None,
+        )
+        .unwrap();
+        assert_eq!(physical_time_range(&open, "ts", unit), None);
     }
 }

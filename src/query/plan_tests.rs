@@ -114,6 +114,30 @@ async fn lastpoint_probe_scan_reads_only_the_newest_rows() {
         .unwrap_or_else(|| panic!("no probe scan in {plan}"));
     assert!(probe.contains("dynamic_filters=1"), "{probe}");
     assert!(probe.contains("output_rows=20,"), "{probe}");
+    // A partitioned join's filter is a CASE over per-partition bounds: still pruned.
+    for setting in [
+        "hash_join_single_partition_threshold",
+        "hash_join_single_partition_threshold_rows",
+    ] {
+        db.execute(&format!("SET datafusion.optimizer.{setting} = 0"))
+            .await
+            .unwrap();
+    }
+    let plan = text(&db, &format!("EXPLAIN ANALYZE {LASTPOINT}")).await;
+    assert!(plan.contains("mode=Partitioned"), "{plan}");
+    let probe = plan
+        .lines()
+        .find(|l| l.contains("RegionScanExec") && l.contains("usage_user"))
+        .unwrap_or_else(|| panic!("no probe scan in {plan}"));
+    assert!(probe.contains("output_rows=20,"), "{probe}");
+    assert_eq!(
+        records(&db, LASTPOINT)
+            .await
+            .iter()
+            .map(|b| b.num_rows())
+            .sum::<usize>(),
+        20
+    );
     // TopK's threshold filter is accepted too and leaves results intact.
     let sql = "SELECT hostname FROM cpu WHERE ts = (SELECT max(ts) FROM cpu) \
                ORDER BY ts DESC, hostname LIMIT 3";
