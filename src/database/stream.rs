@@ -13,8 +13,62 @@ use arrow::datatypes::SchemaRef;
 use datafusion::execution::SendableRecordBatchStream;
 use futures::stream::{BoxStream, Stream, StreamExt};
 
-use crate::database::Output;
+use crate::Progress;
+use crate::database::{Database, Output, PlanKind};
 use crate::error::{Error, Result};
+use crate::sql::Statement;
+
+impl Database {
+    /// Executes one SQL statement like [`Database::execute`], but returns a query's rows as a
+    /// stream ([`OutputStream::Records`]) that runs the plan while it is polled, instead of
+    /// collecting every batch first: memory stays bounded for `SELECT *` of a large table.
+    /// Statements other than DataFusion queries (DDL, SHOW, DESC, INSERT, COPY) run to
+    /// completion here and their result is wrapped. Dropping the stream cancels the query.
+    ///
+    /// # Errors
+    /// Parse and planning errors here; execution errors as items of the stream.
+    pub async fn execute_stream(&self, sql: &str) -> Result<OutputStream> {
+        self.execute_stream_with_progress(sql, &Progress::new())
+            .await
+    }
+
+    /// [`Database::execute_stream`] reporting to `progress` (see
+    /// [`Database::execute_with_progress`]).
+    ///
+    /// # Errors
+    /// As [`Database::execute_stream`].
+    pub async fn execute_stream_with_progress(
+        &self,
+        sql: &str,
+        progress: &Progress,
+    ) -> Result<OutputStream> {
+        match crate::sql::parse_statement(sql)? {
+            Statement::Query(text) => match self.insert_values(&text).await {
+                Some(output) => output.map(OutputStream::from),
+                None => {
+                    let planned = self.plan_query(&text, progress).await?;
+                    match planned.kind {
+                        PlanKind::Rows => {
+                            let stream = datafusion::physical_plan::execute_stream(
+                                planned.physical,
+                                planned.task_ctx,
+                            )?;
+                            Ok(OutputStream::Records(ResultStream::from_datafusion(
+                                planned.schema,
+                                stream,
+                            )))
+                        }
+                        _ => planned.run().await.map(OutputStream::from),
+                    }
+                }
+            },
+            statement => self
+                .execute_statement_with_progress(statement, progress)
+                .await
+                .map(OutputStream::from),
+        }
+    }
+}
 
 /// What one statement produced, with rows as a stream.
 pub enum OutputStream {
@@ -109,7 +163,6 @@ impl Stream for ResultStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Database, Progress};
 
     async fn affected(db: &Database, sql: &str) -> u64 {
         match db.execute_stream(sql).await {
