@@ -30,6 +30,9 @@ use crate::query::table_provider::{TsdbTable, plan_defaults};
 use crate::sql::statement::{CopySource, CopyStatement};
 use crate::sql::{AdminFunction, CreateTable, Statement};
 
+mod stream;
+pub use stream::{OutputStream, ResultStream};
+
 /// Name of the lock file in the data directory.
 pub const LOCK_FILE: &str = "LOCK";
 
@@ -226,19 +229,26 @@ impl Database {
             Statement::ShowCreateTable { table } => self.show_create_table(&table).await,
             Statement::Admin(function) => self.admin(function).await,
             Statement::Copy(copy) => self.copy(copy, progress).await,
-            Statement::Query(text) => {
-                // `INSERT ... VALUES` of literals into our table skips DataFusion's planner.
-                let lookup = |name: &str| self.catalog.table(name).map(|table| table.region);
-                match crate::query::insert_values::plan(&text, lookup) {
-                    Some(Ok(insert)) => {
-                        let rows = insert.region.write(insert.batch).await?;
-                        Ok(Output::AffectedRows(rows as u64))
-                    }
-                    Some(Err(e)) => Err(e.into()),
-                    None => self.query(&text, progress).await,
-                }
-            }
+            Statement::Query(text) => match self.insert_values(&text).await {
+                Some(output) => output,
+                None => self.plan_query(&text, progress).await?.run().await,
+            },
         }
+    }
+
+    /// `INSERT ... VALUES` of literals into our table skips DataFusion's planner: the result,
+    /// or `None` if `text` is not such an insert.
+    async fn insert_values(&self, text: &str) -> Option<Result<Output>> {
+        let lookup = |name: &str| self.catalog.table(name).map(|table| table.region);
+        Some(match crate::query::insert_values::plan(text, lookup)? {
+            Ok(insert) => insert
+                .region
+                .write(insert.batch)
+                .await
+                .map(|rows| Output::AffectedRows(rows as u64))
+                .map_err(Error::from),
+            Err(e) => Err(e.into()),
+        })
     }
 
     /// Splits `sql` into statements and executes them in order; stops at the first error.
@@ -449,7 +459,10 @@ impl Database {
                     quoted.join(", "),
                     crate::query::copy::quote_ident(&view.name),
                 );
-                let output = self.query(&sql, progress).await;
+                let output = match self.plan_query(&sql, progress).await {
+                    Ok(planned) => planned.run().await,
+                    Err(e) => Err(e),
+                };
                 drop(view);
                 output.map_err(|e| match e {
                     Error::DataFusion(e) if e.to_string().contains("Cast error") => {
@@ -468,8 +481,9 @@ impl Database {
         }
     }
 
-    /// Plans and runs a statement with DataFusion.
-    async fn query(&self, text: &str, progress: &Progress) -> Result<Output> {
+    /// Plans a statement with DataFusion (logical and physical plan) and attaches the plan to
+    /// `progress`.
+    async fn plan_query(&self, text: &str, progress: &Progress) -> Result<PlannedQuery> {
         let state = self.ctx.state();
         let plan = match state.create_logical_plan(text).await {
             Ok(plan) => plan,
@@ -495,11 +509,35 @@ impl Database {
         let task_ctx = Arc::new(df.task_ctx());
         let physical = df.create_physical_plan().await?;
         progress.attach(physical.clone());
-        let batches = datafusion::physical_plan::collect(physical, task_ctx).await?;
-        match kind {
+        Ok(PlannedQuery {
+            kind,
+            schema,
+            physical,
+            task_ctx,
+        })
+    }
+}
+
+/// A statement planned by DataFusion, not yet run.
+struct PlannedQuery {
+    kind: PlanKind,
+    /// Schema of the result rows.
+    schema: SchemaRef,
+    physical: Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+    task_ctx: Arc<datafusion::execution::TaskContext>,
+}
+
+impl PlannedQuery {
+    /// Runs the plan to completion, collecting its batches.
+    async fn run(self) -> Result<Output> {
+        let batches = datafusion::physical_plan::collect(self.physical, self.task_ctx).await?;
+        match self.kind {
             PlanKind::Count => Ok(Output::AffectedRows(sum_counts(&batches)?)),
             PlanKind::NoRows => Ok(Output::AffectedRows(0)),
-            PlanKind::Rows => Ok(Output::Records { schema, batches }),
+            PlanKind::Rows => Ok(Output::Records {
+                schema: self.schema,
+                batches,
+            }),
         }
     }
 }

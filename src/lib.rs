@@ -10,6 +10,6 @@ pub mod query;
 pub mod slt;
 pub mod sql;
 
-pub use database::{Database, Output};
+pub use database::{Database, Output, OutputStream, ResultStream};
 pub use error::{Error, Result};
 pub use query::{Progress, ProgressSnapshot};

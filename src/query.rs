@@ -4,10 +4,12 @@
 
 pub mod coercion;
 pub mod copy;
+pub mod dynamic_filter;
 pub mod error;
 pub mod insert_values;
 pub mod progress;
 pub mod scan_exec;
+pub mod scan_plan;
 pub mod show;
 pub mod sink;
 pub mod table_provider;
@@ -19,5 +21,7 @@ pub use progress::{Progress, ProgressSnapshot};
 pub use scan_exec::RegionScanExec;
 pub use table_provider::TsdbTable;
 
+#[cfg(test)]
+mod plan_tests;
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,16 @@
 //! [`RegionScanExec`]: the DataFusion leaf that streams a region scan.
 //!
-//! One partition, bounded, incremental: `execute` calls [`Region::scan`] (which snapshots the
-//! region) and forwards its batches as they come. Engine errors become
+//! Bounded, incremental, one or more partitions: partition `i` scans the `i`-th of disjoint,
+//! ordered sub-ranges of the request's time range whose union is the whole range (chosen at
+//! planning by [`split_time_range`]: cut only between runs of overlapping sources, about the
+//! same rows each). A row has one timestamp, so exactly one partition returns it; a memtable
+//! or SST that overlaps two sub-ranges at execution (written after planning) is read by both,
+//! each keeping only its own rows (the engine applies the time range exactly). No output ordering is declared. `execute` calls [`Region::scan`] (which
+//! snapshots the region) and forwards its batches as they come. Engine errors become
 //! `DataFusionError::External` (see [`super::error`]).
+//!
+//! Statistics (row count, byte size, time-index bounds; all inexact) come from the version's
+//! metadata: see [`super::scan_plan`].
 //!
 //! [`Region::scan`]: crate::engine::region::Region::scan
 
@@ -10,15 +18,19 @@ use std::fmt;
 use std::sync::Arc;
 
 use arrow::array::{RecordBatch, RecordBatchOptions};
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use datafusion::common::Statistics;
-use datafusion::common::stats::Precision;
+use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::DynamicFilterTracking;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{
     Boundedness, ChildrenPropertiesMode, EmissionType, ReplaceChildrenOptions,
+};
+use datafusion::physical_plan::filter_pushdown::{
+    ChildPushdownResult, FilterPushdownPhase, FilterPushdownPropagation,
 };
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
 use datafusion::physical_plan::statistics::StatisticsArgs;
@@ -26,20 +38,30 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
+use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::engine::region::{RegionRef, ScanRequest, TagFilter};
 use crate::engine::time_range::TimeRange;
+use crate::query::dynamic_filter::dynamic_time_range;
 use crate::query::error::engine_to_datafusion;
+use crate::query::scan_plan::{scan_statistics, source_extents, split_time_range};
 
 /// Scans one region: projection, time range and limit are pushed into the engine.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RegionScanExec {
     table: String,
     region: RegionRef,
     /// Indexes into the table's columns; `None` for all.
     projection: Option<Vec<usize>>,
     time_range: TimeRange,
+    /// Disjoint, ordered sub-ranges of `time_range` covering it: one per output partition.
+    partitions: Vec<TimeRange>,
+    /// Name and unit of the time index column (for statistics and dynamic filters).
+    time_index: String,
+    time_unit: TimeUnit,
+    /// Dynamic filters from operators above (used to narrow the time range at first poll).
+    dynamic_filters: Vec<Arc<dyn PhysicalExpr>>,
     limit: Option<usize>,
     /// Tag predicates the engine uses to skip SST row groups (DataFusion still filters rows).
     tag_filters: Vec<TagFilter>,
@@ -61,23 +83,47 @@ impl RegionScanExec {
         time_range: TimeRange,
         limit: Option<usize>,
     ) -> Self {
-        let properties = PlanProperties::new(
-            EquivalenceProperties::new(schema.clone()),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        );
+        let metadata = region.metadata();
+        let column = metadata.time_index_column();
+        let time_index = column.name.clone();
+        let time_unit = match column.data_type.to_arrow() {
+            DataType::Timestamp(unit, _) => unit,
+            // validate() guarantees a timestamp; fall back to the default unit.
+            _ => TimeUnit::Millisecond,
+        };
         RegionScanExec {
             table: table.into(),
             region,
             projection,
             time_range,
+            partitions: vec![time_range],
+            time_index,
+            time_unit,
+            dynamic_filters: Vec::new(),
             limit,
             tag_filters: Vec::new(),
+            properties: Arc::new(properties(&schema, 1)),
             schema,
-            properties: Arc::new(properties),
             metrics: ExecutionPlanMetricsSet::new(),
         }
+    }
+
+    /// Splits the scan into up to `target` partitions of at least `min_rows` estimated rows
+    /// each, by time (see the module docs). A scan with a limit stays one partition (it reads
+    /// little, and one partition stops after `limit` rows).
+    pub fn with_partitions(mut self, target: usize, min_rows: u64) -> Self {
+        if self.limit.is_some() || target <= 1 || self.time_range.is_empty() {
+            return self;
+        }
+        let sources = source_extents(&self.region);
+        self.partitions = split_time_range(&sources, self.time_range, target, min_rows);
+        self.properties = Arc::new(properties(&self.schema, self.partitions.len()));
+        self
+    }
+
+    /// The time ranges of the output partitions, in partition order.
+    pub fn partitions(&self) -> &[TimeRange] {
+        &self.partitions
     }
 
     /// Also pushes `tag_filters` into the engine (for row-group pruning only).
@@ -96,10 +142,29 @@ impl RegionScanExec {
         self.projection.as_deref()
     }
 
+    fn partition_range(&self, partition: usize) -> Result<&TimeRange> {
+        self.partitions.get(partition).ok_or_else(|| {
+            DataFusionError::Internal(format!(
+                "RegionScanExec has {} partitions, got partition {partition}",
+                self.partitions.len()
+            ))
+        })
+    }
+
     /// The row limit hint pushed into the engine.
     pub fn limit(&self) -> Option<usize> {
         self.limit
     }
+}
+
+/// Plan properties of a scan with `partitions` output partitions and no known ordering.
+fn properties(schema: &SchemaRef, partitions: usize) -> PlanProperties {
+    PlanProperties::new(
+        EquivalenceProperties::new(schema.clone()),
+        Partitioning::UnknownPartitioning(partitions),
+        EmissionType::Incremental,
+        Boundedness::Bounded,
+    )
 }
 
 impl DisplayAs for RegionScanExec {
@@ -137,6 +202,12 @@ impl DisplayAs for RegionScanExec {
                     columns.join(", "),
                     range
                 )?;
+                if !self.dynamic_filters.is_empty() {
+                    write!(f, ", dynamic_filters={}", self.dynamic_filters.len())?;
+                }
+                if self.partitions.len() > 1 {
+                    write!(f, ", partitions={}", self.partitions.len())?;
+                }
                 if let Some(limit) = self.limit {
                     write!(f, ", limit={limit}")?;
                 }
@@ -180,29 +251,26 @@ impl ExecutionPlan for RegionScanExec {
         Some(self.metrics.clone_inner())
     }
 
-    /// Row count: inexact, the engine's upper bound for the time range (rows in overlapping
-    /// memtables and SSTs, before deduplication and the limit).
+    /// Row count and byte size (estimated pro rata from the memtables and SSTs overlapping
+    /// the partition's time range, before deduplication and capped by the limit) and the time
+    /// index's bounds; all inexact. `None` = the whole scan.
     fn statistics_from_inputs(
         &self,
         _input_stats: &[Arc<Statistics>],
         args: &StatisticsArgs,
     ) -> Result<Arc<Statistics>> {
-        if let Some(partition) = args.partition()
-            && partition != 0
-        {
-            return datafusion::common::internal_err!(
-                "RegionScanExec has one partition, got partition {partition}"
-            );
-        }
-        let rows = if self.time_range.is_empty() || self.limit == Some(0) {
-            0
-        } else {
-            usize::try_from(self.region.estimated_rows(self.time_range)).unwrap_or(usize::MAX)
+        let range = match args.partition() {
+            None => self.time_range,
+            Some(partition) => *self.partition_range(partition)?,
         };
-        let rows = self.limit.map_or(rows, |limit| rows.min(limit));
-        Ok(Arc::new(
-            Statistics::new_unknown(&self.schema).with_num_rows(Precision::Inexact(rows)),
-        ))
+        let sources = source_extents(&self.region);
+        Ok(Arc::new(scan_statistics(
+            &self.schema,
+            &self.time_index,
+            &sources,
+            range,
+            self.limit,
+        )))
     }
 
     fn replace_children(
@@ -230,49 +298,101 @@ impl ExecutionPlan for RegionScanExec {
         Ok(TreeNodeRecursion::Continue)
     }
 
+    /// Accepts dynamic filters (hash join bounds, TopK thresholds) offered after planning, for
+    /// time-range pruning only: every filter is reported unsupported, so DataFusion keeps
+    /// applying it above the scan (see [`super::dynamic_filter`]).
+    fn handle_child_pushdown_result(
+        &self,
+        phase: FilterPushdownPhase,
+        child_pushdown_result: ChildPushdownResult,
+        _config: &ConfigOptions,
+    ) -> Result<FilterPushdownPropagation<Arc<dyn ExecutionPlan>>> {
+        let dynamic: Vec<Arc<dyn PhysicalExpr>> = if phase == FilterPushdownPhase::Post {
+            child_pushdown_result
+                .parent_filters
+                .iter()
+                .map(|f| Arc::clone(&f.filter))
+                .filter(|f| DynamicFilterTracking::classify(f).contains_dynamic_filter())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let propagation = FilterPushdownPropagation::all_unsupported(child_pushdown_result);
+        if dynamic.is_empty() {
+            return Ok(propagation);
+        }
+        let mut node = self.clone();
+        node.dynamic_filters.extend(dynamic);
+        Ok(propagation.with_updated_node(Arc::new(node)))
+    }
+
     fn execute(
         &self,
         partition: usize,
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        if partition != 0 {
-            return datafusion::common::internal_err!(
-                "RegionScanExec has one partition, got partition {partition}"
-            );
-        }
+        let time_range = *self.partition_range(partition)?;
         let schema = self.schema.clone();
-        if self.time_range.is_empty() || self.limit == Some(0) {
+        if time_range.is_empty() || self.limit == Some(0) {
             let empty = futures::stream::empty();
             return Ok(Box::pin(RecordBatchStreamAdapter::new(schema, empty)));
         }
         let request = ScanRequest {
             projection: self.projection.clone(),
-            time_range: self.time_range,
+            time_range,
             limit: self.limit,
             tag_filters: self.tag_filters.clone(),
         };
-        let (_engine_schema, stream) = self.region.scan(request).map_err(engine_to_datafusion)?;
-        let out_schema = schema.clone();
         let baseline = BaselineMetrics::new(&self.metrics, partition);
-        let stream = stream
-            .map_err(engine_to_datafusion)
-            .inspect_ok(move |batch| baseline.record_output(batch.num_rows()))
-            .and_then(move |batch| {
-                // Re-label batches whose schema differs only in metadata or nullability flags.
-                let result = if batch.schema() == out_schema {
-                    Ok(batch)
-                } else {
-                    let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-                    RecordBatch::try_new_with_options(
-                        out_schema.clone(),
-                        batch.columns().to_vec(),
-                        &options,
-                    )
-                    .map_err(|e| DataFusionError::ArrowError(Box::new(e), None))
-                };
-                futures::future::ready(result)
-            })
-            .boxed();
+        if self.dynamic_filters.is_empty() {
+            let stream = open_scan(&self.region, request, schema.clone(), baseline)?;
+            return Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)));
+        }
+        // Open the engine scan at the first poll, with the dynamic filters' state then.
+        let filters = self.dynamic_filters.clone();
+        let (region, out_schema) = (self.region.clone(), schema.clone());
+        let (time_index, unit) = (self.time_index.clone(), self.time_unit);
+        let stream = futures::stream::once(async move {
+            let mut request = request;
+            let dynamic = dynamic_time_range(&filters, &time_index, unit);
+            request.time_range = request.time_range.intersect(&dynamic);
+            if request.time_range.is_empty() {
+                return Ok(futures::stream::empty().boxed());
+            }
+            open_scan(&region, request, out_schema, baseline)
+        })
+        .try_flatten()
+        .boxed();
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
+}
+
+/// Starts `region.scan(request)` and adapts its batches to `schema`, counting output rows.
+fn open_scan(
+    region: &RegionRef,
+    request: ScanRequest,
+    schema: SchemaRef,
+    baseline: BaselineMetrics,
+) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+    let (_engine_schema, stream) = region.scan(request).map_err(engine_to_datafusion)?;
+    let stream = stream
+        .map_err(engine_to_datafusion)
+        .inspect_ok(move |batch| baseline.record_output(batch.num_rows()))
+        .and_then(move |batch| {
+            // Re-label batches whose schema differs only in metadata or nullability flags.
+            let result = if batch.schema() == schema {
+                Ok(batch)
+            } else {
+                let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+                RecordBatch::try_new_with_options(
+                    schema.clone(),
+                    batch.columns().to_vec(),
+                    &options,
+                )
+                .map_err(|e| DataFusionError::ArrowError(Box::new(e), None))
+            };
+            futures::future::ready(result)
+        })
+        .boxed();
+    Ok(stream)
 }

@@ -1,7 +1,10 @@
 //! [`TsdbTable`]: a DataFusion [`TableProvider`] over one region.
 //!
-//! - `scan` pushes the projection, the time range of time index filters (pushed down as
-//!   `Inexact`, so DataFusion still applies them) and the limit into [`RegionScanExec`].
+//! - `scan` pushes the projection, the time range of time index filters and the limit into
+//!   [`RegionScanExec`], split into up to `target_partitions` time partitions. A filter the
+//!   time range expresses exactly (`ts >= TIMESTAMP '...' AND ts < ...` on the bare time
+//!   index) is pushed down as `Exact`, so DataFusion drops it; other time filters and tag
+//!   filters (`tag = 'v'`, `tag IN (...)`: row-group pruning only) are `Inexact`.
 //! - `insert_into` writes through a [`RegionSink`]; `DELETE` scans the matching rows and
 //!   writes tombstones through one.
 //! - Column defaults are the stored SQL text, planned once at construction.
@@ -30,7 +33,13 @@ use crate::query::error::Error;
 use crate::query::scan_exec::RegionScanExec;
 use crate::query::sink::{RegionSink, SinkOp};
 use crate::query::tag_filter::tag_filter;
-use crate::query::time_filter::{TimeIndex, extract_time_range, is_time_filter};
+use crate::query::time_filter::{
+    TimeIndex, extract_time_range, is_exact_time_filter, is_time_filter,
+};
+
+/// Fewest estimated rows worth a scan partition of their own: one engine read batch
+/// (`READ_BATCH_ROWS`); below that a split only adds overhead.
+pub const MIN_PARTITION_ROWS: u64 = crate::engine::sst::format::READ_BATCH_ROWS as u64;
 
 /// A tsdb table as seen by DataFusion.
 #[derive(Debug)]
@@ -164,7 +173,7 @@ impl TableProvider for TsdbTable {
 
     async fn scan(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         projection: Option<&Vec<usize>>,
         filters: &[Expr],
         limit: Option<usize>,
@@ -175,7 +184,8 @@ impl TableProvider for TsdbTable {
             .collect();
         let exec = self
             .scan_exec(projection, self.time_range(filters), limit)?
-            .with_tag_filters(tag_filters);
+            .with_tag_filters(tag_filters)
+            .with_partitions(state.config().target_partitions(), MIN_PARTITION_ROWS);
         Ok(Arc::new(exec))
     }
 
@@ -187,7 +197,10 @@ impl TableProvider for TsdbTable {
         Ok(filters
             .iter()
             .map(|f| {
-                if is_time_filter(f, &time_index) || tag_filter(f, &self.metadata).is_some() {
+                if is_exact_time_filter(f, &time_index) {
+                    TableProviderFilterPushDown::Exact
+                } else if is_time_filter(f, &time_index) || tag_filter(f, &self.metadata).is_some()
+                {
                     TableProviderFilterPushDown::Inexact
                 } else {
                     TableProviderFilterPushDown::Unsupported

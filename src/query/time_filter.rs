@@ -38,6 +38,78 @@ pub fn is_time_filter(expr: &Expr, time_index: &TimeIndex<'_>) -> bool {
     time_range_of(expr, time_index).is_some()
 }
 
+/// Whether the engine's time range for `expr` selects exactly the rows `expr` does, so the
+/// filter can be pushed down as `Exact` (the engine filters rows by the range in every read
+/// path: `read/unique.rs`, `read/merge.rs`, the memtable iterator). True for comparisons and
+/// `BETWEEN` of the bare time index column with timestamp literals (their unit conversion is
+/// exact, see [`bound`]), `AND`s of those, and `OR`s of those whose ranges overlap or touch.
+/// Not for integer literals (DataFusion's meaning of the comparison decides), casts of the
+/// column (the cast could fail or overflow where the range cannot), or `AND` with another
+/// predicate.
+pub fn is_exact_time_filter(expr: &Expr, time_index: &TimeIndex<'_>) -> bool {
+    match expr {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => match op {
+            Operator::And => {
+                is_exact_time_filter(left, time_index) && is_exact_time_filter(right, time_index)
+            }
+            Operator::Or => {
+                if !(is_exact_time_filter(left, time_index)
+                    && is_exact_time_filter(right, time_index))
+                {
+                    return false;
+                }
+                match (
+                    time_range_of(left, time_index),
+                    time_range_of(right, time_index),
+                ) {
+                    (Some(l), Some(r)) => {
+                        l.is_empty() || r.is_empty() || touches(&l, &r) || touches(&r, &l)
+                    }
+                    _ => false,
+                }
+            }
+            _ => {
+                exact_comparison(left, right, time_index)
+                    && comparison(left, *op, right, time_index).is_some()
+            }
+        },
+        Expr::Between(Between {
+            expr,
+            negated: false,
+            low,
+            high,
+        }) => {
+            exact_comparison(expr, low, time_index)
+                && exact_comparison(expr, high, time_index)
+                && time_range_of_between(expr, low, high, time_index).is_some()
+        }
+        _ => false,
+    }
+}
+
+/// Whether `a` and `b` overlap or `b` starts right after `a` ends (their union has no gap).
+fn touches(a: &TimeRange, b: &TimeRange) -> bool {
+    a.min <= b.min && i128::from(b.min) <= i128::from(a.max) + 1
+}
+
+/// `left`/`right` are the bare time index column and a timestamp literal (either order).
+fn exact_comparison(left: &Expr, right: &Expr, time_index: &TimeIndex<'_>) -> bool {
+    let bare = |e: &Expr| matches!(e, Expr::Column(c) if c.name == time_index.name);
+    let timestamp = |e: &Expr| literal(e).is_some_and(|l| l.unit.is_some());
+    (bare(left) && timestamp(right)) || (timestamp(left) && bare(right))
+}
+
+fn time_range_of_between(
+    expr: &Expr,
+    low: &Expr,
+    high: &Expr,
+    time_index: &TimeIndex<'_>,
+) -> Option<TimeRange> {
+    let lo = comparison(expr, Operator::GtEq, low, time_index)?;
+    let hi = comparison(expr, Operator::LtEq, high, time_index)?;
+    Some(lo.intersect(&hi))
+}
+
 /// The range selected by `expr`, or `None` if `expr` is not (entirely) a time index filter.
 pub fn time_range_of(expr: &Expr, time_index: &TimeIndex<'_>) -> Option<TimeRange> {
     match expr {
@@ -64,11 +136,7 @@ pub fn time_range_of(expr: &Expr, time_index: &TimeIndex<'_>) -> Option<TimeRang
             negated: false,
             low,
             high,
-        }) => {
-            let lo = comparison(expr, Operator::GtEq, low, time_index)?;
-            let hi = comparison(expr, Operator::LtEq, high, time_index)?;
-            Some(lo.intersect(&hi))
-        }
+        }) => time_range_of_between(expr, low, high, time_index),
         _ => None,
     }
 }
@@ -138,10 +206,30 @@ struct LiteralValue {
 }
 
 fn literal(expr: &Expr) -> Option<LiteralValue> {
-    let scalar = match expr {
-        Expr::Literal(scalar, _) => scalar,
-        _ => return None,
-    };
+    match expr {
+        Expr::Literal(scalar, _) => scalar_literal(scalar),
+        _ => None,
+    }
+}
+
+/// The range of time index values `ts` (stored in `column_unit`) with `ts op scalar`, for a
+/// timestamp scalar of any unit; `None` for other scalars and operators. For physical
+/// expressions (dynamic filters), where integers cannot meet a timestamp column.
+pub(crate) fn scalar_bound(
+    op: Operator,
+    scalar: &ScalarValue,
+    column_unit: TimeUnit,
+) -> Option<TimeRange> {
+    let literal = scalar_literal(scalar).filter(|l| l.unit.is_some())?;
+    bound(op, literal, column_unit)
+}
+
+/// `a op b` ⟺ `b op' a`: the operator seen from the other side, for comparisons.
+pub(crate) fn swap_comparison(op: Operator) -> Option<Operator> {
+    swap(op)
+}
+
+fn scalar_literal(scalar: &ScalarValue) -> Option<LiteralValue> {
     let (value, unit) = match scalar {
         ScalarValue::TimestampSecond(Some(v), _) => (*v, Some(TimeUnit::Second)),
         ScalarValue::TimestampMillisecond(Some(v), _) => (*v, Some(TimeUnit::Millisecond)),
@@ -375,6 +463,38 @@ mod tests {
             &MS
         ));
         assert!(!is_time_filter(&col("ts").is_null(), &MS));
+    }
+
+    #[test]
+    fn exact_filters_are_bare_column_against_timestamps() {
+        let exact = |e: Expr| is_exact_time_filter(&e, &MS);
+        assert!(exact(col("ts").gt_eq(ts_ms(10))));
+        assert!(exact(ts_ms(10).lt(col("ts"))));
+        assert!(exact(col("ts").eq(ts_ms(10))));
+        assert!(exact(col("ts").between(ts_ms(5), ts_ms(7))));
+        assert!(exact(
+            col("ts").gt_eq(ts_ms(10)).and(col("ts").lt(ts_ms(20)))
+        ));
+        // Other units convert exactly (ceil/floor solve the inequality).
+        assert!(exact(col("ts").gt(ts_ns(1_500_000))));
+        assert!(exact(col("ts").lt(ts_s(2))));
+        // OR is exact only without a gap between the two ranges.
+        assert!(exact(
+            col("ts").lt(ts_ms(10)).or(col("ts").gt_eq(ts_ms(10)))
+        ));
+        assert!(exact(col("ts").lt_eq(ts_ms(10)).or(col("ts").eq(ts_ms(5)))));
+        assert!(!exact(col("ts").lt(ts_ms(0)).or(col("ts").gt(ts_ms(100)))));
+        assert!(!exact(col("ts").eq(ts_ms(3)).or(col("ts").eq(ts_ms(9)))));
+        // Inexact: another predicate, integers, casts, negation, other operators.
+        assert!(!exact(
+            col("ts").gt_eq(ts_ms(10)).and(col("host").eq(lit("a")))
+        ));
+        assert!(!exact(col("ts").gt_eq(lit(10i64))));
+        let as_ns = cast(col("ts"), DataType::Timestamp(TimeUnit::Nanosecond, None));
+        assert!(!exact(as_ns.gt_eq(ts_ns(1))));
+        assert!(!exact(col("ts").not_between(ts_ms(5), ts_ms(7))));
+        assert!(!exact(col("ts").not_eq(ts_ms(1))));
+        assert!(!exact(col("other").gt(ts_ms(1))));
     }
 
     #[test]

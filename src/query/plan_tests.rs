@@ -1,0 +1,222 @@
+//! Plan-shape tests: statistics, partitions and filter pushdown of [`super::RegionScanExec`]
+//! as seen through EXPLAIN, on a small TSBS-like `cpu` table.
+
+use arrow::array::RecordBatch;
+use arrow::util::pretty::pretty_format_batches;
+
+use crate::{Database, Output};
+
+async fn records(db: &Database, sql: &str) -> Vec<RecordBatch> {
+    match db.execute(sql).await {
+        Ok(Output::Records { batches, .. }) => batches,
+        Ok(other) => panic!("{sql}: expected records, got {other:?}"),
+        Err(e) => panic!("{sql}: {e}"),
+    }
+}
+
+async fn text(db: &Database, sql: &str) -> String {
+    pretty_format_batches(&records(db, sql).await)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+/// `hosts` hosts with a row every 10 s for `hours` hours, one SST per hour (flushed).
+async fn tsbs_cpu(hosts: i64, hours: i64) -> (tempfile::TempDir, Database) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).await.unwrap();
+    db.execute(
+        "CREATE TABLE cpu (hostname STRING, region STRING, ts TIMESTAMP TIME INDEX, \
+         usage_user DOUBLE, usage_system DOUBLE, PRIMARY KEY (hostname, region))",
+    )
+    .await
+    .unwrap();
+    let per_hour = 360 * hosts;
+    for hour in 0..hours {
+        let sql = format!(
+            "INSERT INTO cpu SELECT 'host_' || CAST(value % {hosts} AS VARCHAR), \
+             'r' || CAST(value % 3 AS VARCHAR), \
+             to_timestamp_millis(1451606400000 + {hour} * 3600000 + (value / {hosts}) * 10000), \
+             CAST(value % 100 AS DOUBLE), 1.0 FROM range(0, {per_hour})"
+        );
+        db.execute(&sql).await.unwrap();
+        db.execute("ADMIN flush_table('cpu')").await.unwrap();
+    }
+    (dir, db)
+}
+
+pub(crate) const LASTPOINT: &str = "SELECT c.* FROM cpu c \
+    JOIN (SELECT hostname, max(ts) AS max_ts FROM cpu GROUP BY hostname) m \
+    ON c.hostname = m.hostname AND c.ts = m.max_ts ORDER BY c.hostname";
+
+pub(crate) const DOUBLE_GROUPBY_ALL: &str = "SELECT date_trunc('hour', ts) AS hour, hostname, \
+    avg(usage_user) AS mean_usage_user, avg(usage_system) AS mean_usage_system FROM cpu \
+    WHERE ts >= TIMESTAMP '2016-01-01 00:00:00' AND ts < TIMESTAMP '2016-01-01 12:00:00' \
+    GROUP BY hour, hostname ORDER BY hour, hostname";
+
+/// The physical plan of `sql` as lines.
+async fn physical_plan(db: &Database, sql: &str) -> Vec<String> {
+    let plan = text(db, &format!("EXPLAIN {sql}")).await;
+    plan.lines()
+        .skip_while(|line| !line.contains("physical_plan"))
+        .map(|line| line.to_string())
+        .collect()
+}
+
+async fn scalar_i64(db: &Database, sql: &str) -> i64 {
+    use arrow::array::AsArray;
+    let batches = records(db, sql).await;
+    batches[0]
+        .column(0)
+        .as_primitive::<arrow::datatypes::Int64Type>()
+        .value(0)
+}
+
+/// With row-count and byte-size statistics the hash join of lastpoint builds on the small
+/// aggregate side (before: it built on the scan of every row, `LeftSemi` with the scan first).
+#[tokio::test]
+async fn lastpoint_join_builds_on_the_aggregate() {
+    let (_dir, db) = tsbs_cpu(20, 3).await;
+    let plan = physical_plan(&db, LASTPOINT).await;
+    let join = plan
+        .iter()
+        .position(|line| line.contains("HashJoinExec"))
+        .unwrap_or_else(|| panic!("no hash join in {plan:#?}"));
+    assert!(plan[join].contains("join_type=RightSemi"), "{plan:#?}");
+    // The build side (first child) reads only the aggregate's columns.
+    let first_scan = plan[join..]
+        .iter()
+        .find(|line| line.contains("RegionScanExec"))
+        .unwrap();
+    assert!(
+        first_scan.contains("projection=[hostname, ts]"),
+        "{plan:#?}"
+    );
+    let batches = records(&db, LASTPOINT).await;
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows, 20);
+    let last = scalar_i64(
+        &db,
+        "SELECT count(*) FROM cpu WHERE ts = TIMESTAMP '2016-01-01 02:59:50'",
+    )
+    .await;
+    assert_eq!(last, 20);
+}
+
+/// The hash join's dynamic filter (`ts` between the build side's smallest and largest
+/// `max_ts`) reaches the probe scan, which reads only the newest timestamp's rows.
+#[tokio::test]
+async fn lastpoint_probe_scan_reads_only_the_newest_rows() {
+    let (_dir, db) = tsbs_cpu(20, 3).await;
+    let plan = text(&db, &format!("EXPLAIN ANALYZE {LASTPOINT}")).await;
+    let probe = plan
+        .lines()
+        .find(|l| l.contains("RegionScanExec") && l.contains("usage_user"))
+        .unwrap_or_else(|| panic!("no probe scan in {plan}"));
+    assert!(probe.contains("dynamic_filters=1"), "{probe}");
+    assert!(probe.contains("output_rows=20,"), "{probe}");
+    // A partitioned join's filter is a CASE over per-partition bounds: still pruned.
+    for setting in [
+        "hash_join_single_partition_threshold",
+        "hash_join_single_partition_threshold_rows",
+    ] {
+        db.execute(&format!("SET datafusion.optimizer.{setting} = 0"))
+            .await
+            .unwrap();
+    }
+    let plan = text(&db, &format!("EXPLAIN ANALYZE {LASTPOINT}")).await;
+    assert!(plan.contains("mode=Partitioned"), "{plan}");
+    let probe = plan
+        .lines()
+        .find(|l| l.contains("RegionScanExec") && l.contains("usage_user"))
+        .unwrap_or_else(|| panic!("no probe scan in {plan}"));
+    assert!(probe.contains("output_rows=20,"), "{probe}");
+    assert_eq!(
+        records(&db, LASTPOINT)
+            .await
+            .iter()
+            .map(|b| b.num_rows())
+            .sum::<usize>(),
+        20
+    );
+    // TopK's threshold filter is accepted too and leaves results intact.
+    let sql = "SELECT hostname FROM cpu WHERE ts = (SELECT max(ts) FROM cpu) \
+               ORDER BY ts DESC, hostname LIMIT 3";
+    let rows = text(&db, sql).await;
+    assert!(
+        rows.contains("host_0 ") && rows.contains("host_1 "),
+        "{rows}"
+    );
+    let sql = "SELECT count(*) FROM (SELECT ts FROM cpu ORDER BY ts DESC LIMIT 25) t \
+               WHERE ts = TIMESTAMP '2016-01-01 02:59:50'";
+    assert_eq!(scalar_i64(&db, sql).await, 20);
+}
+
+/// A scan splits into time partitions at the gaps between runs of overlapping sources (no
+/// round-robin repartition above it) and every row is returned once, also with a memtable
+/// overwriting the rows of one SST.
+#[tokio::test]
+async fn scan_partitions_by_time_return_each_row_once() {
+    let (_dir, db) = tsbs_cpu(30, 3).await;
+    // Overwrite hour 1 (in the memtable, not flushed): same identities, new values.
+    db.execute(
+        "INSERT INTO cpu SELECT 'host_' || CAST(value % 30 AS VARCHAR), \
+         'r' || CAST(value % 3 AS VARCHAR), \
+         to_timestamp_millis(1451606400000 + 3600000 + (value / 30) * 10000), \
+         0.0, 2.0 FROM range(0, 10800)",
+    )
+    .await
+    .unwrap();
+    let plan = physical_plan(&db, DOUBLE_GROUPBY_ALL).await;
+    let scan = plan.iter().find(|l| l.contains("RegionScanExec")).unwrap();
+    assert!(scan.contains("partitions=2"), "{plan:#?}");
+    assert!(
+        !plan.iter().any(|l| l.contains("RoundRobinBatch")),
+        "{plan:#?}"
+    );
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM cpu").await, 32_400);
+    // Hours 0 and 2 keep 1.0, hour 1 has 2.0.
+    assert_eq!(
+        scalar_i64(&db, "SELECT CAST(sum(usage_system) AS BIGINT) FROM cpu").await,
+        10_800 + 21_600 + 10_800
+    );
+    let groups = records(&db, DOUBLE_GROUPBY_ALL).await;
+    assert_eq!(groups.iter().map(|b| b.num_rows()).sum::<usize>(), 90);
+    // A limit keeps one partition.
+    let plan = physical_plan(&db, "SELECT * FROM cpu LIMIT 5").await;
+    let scan = plan.iter().find(|l| l.contains("RegionScanExec")).unwrap();
+    assert!(!scan.contains("partitions="), "{plan:#?}");
+    // One SST after compaction: one run, never cut (a cut would decode the file twice).
+    db.execute("ADMIN flush_table('cpu')").await.unwrap();
+    db.execute("ADMIN compact_table('cpu')").await.unwrap();
+    let plan = physical_plan(&db, DOUBLE_GROUPBY_ALL).await;
+    let scan = plan.iter().find(|l| l.contains("RegionScanExec")).unwrap();
+    assert!(!scan.contains("partitions="), "{plan:#?}");
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM cpu").await, 32_400);
+}
+
+/// Time-index ranges on timestamp literals are pushed down `Exact` (no `FilterExec` left for
+/// them); other predicates stay in a `FilterExec` above the scan.
+#[tokio::test]
+async fn exact_time_ranges_drop_the_filter() {
+    let (_dir, db) = tsbs_cpu(20, 3).await;
+    let plan = physical_plan(&db, DOUBLE_GROUPBY_ALL).await;
+    assert!(!plan.iter().any(|l| l.contains("FilterExec")), "{plan:#?}");
+    let hour_1 = "ts >= TIMESTAMP '2016-01-01 01:00:00' AND ts < TIMESTAMP '2016-01-01 02:00:00'";
+    let sql = format!("SELECT count(*) FROM cpu WHERE {hour_1}");
+    assert_eq!(scalar_i64(&db, &sql).await, 7200);
+    // A range with a gap (OR) and a field predicate are re-applied by DataFusion.
+    let sql =
+        format!("SELECT * FROM cpu WHERE usage_user > 90 AND {hour_1} AND hostname = 'host_7'");
+    let plan = physical_plan(&db, &sql).await;
+    let filter = plan.iter().find(|l| l.contains("FilterExec")).unwrap();
+    assert!(
+        filter.contains("usage_user") && filter.contains("hostname"),
+        "{plan:#?}"
+    );
+    assert!(!filter.contains("ts@"), "{plan:#?}");
+    let sql = "SELECT count(*) FROM cpu WHERE ts < TIMESTAMP '2016-01-01 00:00:10' \
+               OR ts >= TIMESTAMP '2016-01-01 02:59:50'";
+    let plan = physical_plan(&db, sql).await;
+    assert!(plan.iter().any(|l| l.contains("FilterExec")), "{plan:#?}");
+    assert_eq!(scalar_i64(&db, sql).await, 40);
+}
