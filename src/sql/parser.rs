@@ -49,6 +49,12 @@ static DIALECT: GenericDialect = GenericDialect {};
 /// statement tsdb handles itself; [`Error::InvalidDdl`] for a `CREATE TABLE` that describes an
 /// invalid table. Statements passed to DataFusion are never rejected here.
 pub fn parse_statement(sql: &str) -> Result<Statement> {
+    // Statements DataFusion runs (a 1000-row INSERT of a SQL script, say) are classified from
+    // their first tokens only: tokenizing the whole text here, just to hand it on, was a
+    // large part of SQL-script ingest (docs/BENCHMARKS.md).
+    if classify_prefix(sql) == Some(None) {
+        return Ok(Statement::Query(sql.to_string()));
+    }
     let mut tokens = Vec::new();
     let lexed = Tokenizer::new(&DIALECT, sql).tokenize_with_location_into_buf(&mut tokens);
     let Some(kind) = classify(&tokens) else {
@@ -99,6 +105,38 @@ enum Kind {
     ShowCreateTable,
     Admin,
     Copy,
+}
+
+/// Bytes of a statement's start tokenized by [`classify_prefix`].
+const CLASSIFY_PREFIX_BYTES: usize = 256;
+
+/// Classifies `sql` from its first [`CLASSIFY_PREFIX_BYTES`] bytes: `Some(kind)` when the
+/// prefix holds enough whole tokens to decide (four significant ones, the last of which may
+/// be cut), `None` when it does not (the caller then tokenizes the whole text). `COPY` always
+/// needs the whole text.
+fn classify_prefix(sql: &str) -> Option<Option<Kind>> {
+    if sql.len() <= CLASSIFY_PREFIX_BYTES {
+        return None;
+    }
+    let mut end = CLASSIFY_PREFIX_BYTES;
+    while !sql.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut tokens = Vec::new();
+    // An error (a literal cut in half) still leaves the tokens before it in the buffer.
+    let _ = Tokenizer::new(&DIALECT, &sql[..end]).tokenize_with_location_into_buf(&mut tokens);
+    let significant = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .count();
+    let first_is_copy = tokens
+        .iter()
+        .find(|t| !matches!(t.token, Token::Whitespace(_)))
+        .is_some_and(|t| is_word(&t.token, "COPY"));
+    if significant < 4 || first_is_copy {
+        return None;
+    }
+    Some(classify(&tokens))
 }
 
 /// Decides from the leading tokens whether tsdb handles the statement; `None` means DataFusion.

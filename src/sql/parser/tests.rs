@@ -541,3 +541,32 @@ fn never_panics_on_prefixes_and_garbage() {
         assert!(parse_statement(garbage).is_err(), "{garbage}");
     }
 }
+
+/// Long statements are classified from their first tokens; the result is the same as from
+/// the whole text, also when the prefix cuts a literal or holds only a long comment.
+#[test]
+fn long_statements_are_classified_from_their_prefix() {
+    let values: Vec<String> = (0..200).map(|i| format!("('h{i}', {i}, 0.5)")).collect();
+    let insert = format!("INSERT INTO cpu VALUES {};", values.join(", "));
+    assert!(insert.len() > CLASSIFY_PREFIX_BYTES);
+    assert_eq!(classify_prefix(&insert), Some(None));
+    assert!(matches!(parse_statement(&insert), Ok(Statement::Query(q)) if q == insert));
+
+    let literal = format!("SELECT '{}' AS x;", "é".repeat(300));
+    assert!(matches!(parse_statement(&literal), Ok(Statement::Query(_))));
+
+    let columns: Vec<String> = (0..40).map(|i| format!("f{i} DOUBLE")).collect();
+    let create_sql = format!(
+        "CREATE TABLE t (host STRING, ts TIMESTAMP TIME INDEX, {}, PRIMARY KEY (host));",
+        columns.join(", ")
+    );
+    assert!(create_sql.len() > CLASSIFY_PREFIX_BYTES);
+    assert_eq!(create(&create_sql).columns.len(), 42);
+
+    let commented = format!("-- {}\nSHOW TABLES;", "x".repeat(400));
+    assert_eq!(classify_prefix(&commented), None);
+    assert!(matches!(
+        parse_statement(&commented),
+        Ok(Statement::ShowTables { .. })
+    ));
+}
