@@ -122,14 +122,7 @@ impl Wal {
     /// if the directory or a segment cannot be read, repaired or created.
     pub fn open(dir: &Path, options: WalOptions) -> Result<Wal> {
         // Durably: the segments' directory entry must survive a power cut with them.
-        crate::engine::io::create_dir_all_durably(dir).map_err(|e| match e {
-            crate::engine::io::Error::Io { op, path, source } => Error::Io { op, path, source },
-            other => Error::Io {
-                op: "create directory",
-                path: dir.to_path_buf(),
-                source: std::io::Error::other(other),
-            },
-        })?;
+        segment::create_dir_all(dir)?;
         let mut found = segment::list(dir)?;
         let mut closed = std::collections::BTreeMap::new();
         let mut max_sequence: Option<SequenceNumber> = None;

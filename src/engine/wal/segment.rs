@@ -92,14 +92,29 @@ pub(crate) fn create_segment(dir: &Path, id: SegmentId) -> Result<(File, PathBuf
 /// # Errors
 /// [`Error::Io`] naming the directory.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    crate::engine::io::sync_dir(dir).map_err(|e| match e {
+    crate::engine::io::sync_dir(dir).map_err(|e| from_storage_error(e, "fsync directory", dir))
+}
+
+/// Creates `dir` and its missing ancestors durably (see
+/// [`crate::engine::io::create_dir_all_durably`]).
+///
+/// # Errors
+/// [`Error::Io`] naming the directory.
+pub(crate) fn create_dir_all(dir: &Path) -> Result<()> {
+    crate::engine::io::create_dir_all_durably(dir)
+        .map_err(|e| from_storage_error(e, "create directory", dir))
+}
+
+/// A local file-system error of `engine::io` as a WAL error.
+fn from_storage_error(error: crate::engine::io::Error, op: &'static str, dir: &Path) -> Error {
+    match error {
         crate::engine::io::Error::Io { op, path, source } => Error::Io { op, path, source },
         other => Error::Io {
-            op: "fsync directory",
+            op,
             path: dir.to_path_buf(),
             source: std::io::Error::other(other),
         },
-    })
+    }
 }
 
 /// Reads a whole segment file.
