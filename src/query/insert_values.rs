@@ -16,11 +16,9 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::array::{RecordBatchOptions, new_null_array};
 use arrow::datatypes::{DataType, Field, Schema};
-use sqlparser::ast::{
-    Expr, Ident, Insert, ObjectName, SetExpr, Statement, TableObject, UnaryOperator, Value,
-};
 use sqlparser::dialect::GenericDialect;
-use sqlparser::parser::Parser;
+use sqlparser::keywords::Keyword;
+use sqlparser::tokenizer::{Token, Tokenizer, Word};
 
 use crate::engine::region::RegionRef;
 use crate::query::error::Error;
@@ -42,45 +40,32 @@ pub fn plan(
     sql: &str,
     lookup: impl Fn(&str) -> Option<RegionRef>,
 ) -> Option<Result<ValuesInsert, Error>> {
-    // Cheap test first: only INSERT statements are parsed here.
+    // Cheap test first: only INSERT statements are tokenized here.
     let start = sql.trim_start();
     if !start.get(..6)?.eq_ignore_ascii_case("insert") {
         return None;
     }
-    let mut statements = Parser::parse_sql(&GenericDialect {}, sql).ok()?;
-    if statements.len() != 1 {
-        return None;
-    }
-    let Some(Statement::Insert(insert)) = statements.pop() else {
-        return None;
-    };
-    if !is_plain(&insert) {
-        return None;
-    }
-    let TableObject::TableName(name) = &insert.table else {
-        return None;
-    };
-    let table = table_name(name)?;
-    let region = lookup(&table)?;
+    // Tokens, not sqlparser's AST: the parser tries a typed-string parse (and formats an
+    // error message) for every literal, which was a fifth of SQL-script ingest.
+    let tokens = Tokenizer::new(&GenericDialect {}, sql).tokenize().ok()?;
+    let parsed = parse_tokens(&tokens)?;
+    let region = lookup(&parsed.table)?;
     let metadata = region.metadata();
 
     // Target columns: the list given, else every column in table order.
-    let targets: Vec<usize> = if insert.columns.is_empty() {
-        (0..metadata.columns.len()).collect()
-    } else {
-        let mut targets = Vec::with_capacity(insert.columns.len());
-        for column in &insert.columns {
-            let [ident] = column.0.as_slice() else {
-                return None;
-            };
-            let name = normalize(ident.as_ident()?);
-            let index = metadata.columns.iter().position(|c| c.name == name)?;
-            if targets.contains(&index) {
-                return None;
+    let targets: Vec<usize> = match &parsed.columns {
+        None => (0..metadata.columns.len()).collect(),
+        Some(columns) => {
+            let mut targets = Vec::with_capacity(columns.len());
+            for name in columns {
+                let index = metadata.columns.iter().position(|c| &c.name == name)?;
+                if targets.contains(&index) {
+                    return None;
+                }
+                targets.push(index);
             }
-            targets.push(index);
+            targets
         }
-        targets
     };
     // Omitted columns become NULL, unless they have a DEFAULT (or are the time index).
     for (index, column) in metadata.columns.iter().enumerate() {
@@ -88,29 +73,18 @@ pub fn plan(
             return None;
         }
     }
-
-    let query = insert.source.as_ref()?;
-    if query.with.is_some()
-        || query.order_by.is_some()
-        || query.limit_clause.is_some()
-        || query.fetch.is_some()
-    {
-        return None;
-    }
-    let SetExpr::Values(values) = query.body.as_ref() else {
-        return None;
-    };
-    let rows: Vec<&Vec<Expr>> = values.rows.iter().map(|row| &row.content).collect();
+    let rows = parsed.rows;
     if rows.is_empty() || rows.iter().any(|row| row.len() != targets.len()) {
         return None;
     }
     let mut literals: Vec<Vec<Literal<'_>>> = vec![Vec::with_capacity(rows.len()); targets.len()];
     for row in &rows {
-        for (column, expr) in row.iter().enumerate() {
-            literals[column].push(literal(expr)?);
+        for (column, literal) in row.iter().enumerate() {
+            literals[column].push(*literal);
         }
     }
 
+    let table = parsed.table;
     let table_schema = metadata.arrow_schema();
     let num_rows = rows.len();
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(metadata.columns.len());
@@ -132,46 +106,144 @@ pub fn plan(
     )
 }
 
-/// Rejects every `INSERT` clause but the target, the column list and the source.
-fn is_plain(insert: &Insert) -> bool {
-    insert.or.is_none()
-        && !insert.ignore
-        && insert.table_alias.is_none()
-        && !insert.overwrite
-        && insert.assignments.is_empty()
-        && insert.partitioned.is_none()
-        && insert.after_columns.is_empty()
-        && insert.on.is_none()
-        && insert.returning.is_none()
-        && insert.output.is_none()
-        && !insert.replace_into
-        && insert.priority.is_none()
-        && insert.insert_alias.is_none()
-        && insert.settings.is_none()
-        && insert.format_clause.is_none()
-        && insert.multi_table_insert_type.is_none()
-        && insert.multi_table_into_clauses.is_empty()
+/// `INSERT INTO name [(column, ...)] VALUES (literal, ...), ...` as tokens.
+struct ParsedInsert<'a> {
+    /// The table name as DataFusion resolves it.
+    table: String,
+    /// The column list, names resolved; `None` when omitted.
+    columns: Option<Vec<String>>,
+    rows: Vec<Vec<Literal<'a>>>,
+}
+
+/// Parses exactly the plain form (an optional `;` may end it); anything else, such as an
+/// expression in a row, `ON CONFLICT`, `RETURNING` or a query source, is `None`.
+fn parse_tokens(tokens: &[Token]) -> Option<ParsedInsert<'_>> {
+    let mut significant = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .peekable();
+    let mut keyword = |expected: Keyword| match significant.next() {
+        Some(Token::Word(word)) if word.keyword == expected && word.quote_style.is_none() => {
+            Some(())
+        }
+        _ => None,
+    };
+    keyword(Keyword::INSERT)?;
+    keyword(Keyword::INTO)?;
+    let table = table_name(&mut significant)?;
+    let columns = if significant.peek() == Some(&&Token::LParen) {
+        significant.next();
+        let mut columns = Vec::new();
+        loop {
+            match significant.next()? {
+                Token::Word(word) => columns.push(normalize(word)),
+                _ => return None,
+            }
+            match significant.next()? {
+                Token::Comma => {}
+                Token::RParen => break,
+                _ => return None,
+            }
+        }
+        Some(columns)
+    } else {
+        None
+    };
+    match significant.next()? {
+        Token::Word(word) if word.keyword == Keyword::VALUES && word.quote_style.is_none() => {}
+        _ => return None,
+    }
+    let mut rows = Vec::new();
+    loop {
+        if significant.next()? != &Token::LParen {
+            return None;
+        }
+        let mut row = Vec::new();
+        loop {
+            row.push(token_literal(&mut significant)?);
+            match significant.next()? {
+                Token::Comma => {}
+                Token::RParen => break,
+                _ => return None,
+            }
+        }
+        rows.push(row);
+        match significant.next() {
+            Some(Token::Comma) => {}
+            Some(Token::SemiColon) | None => break,
+            Some(_) => return None,
+        }
+    }
+    if significant.any(|t| !matches!(t, Token::SemiColon | Token::EOF)) {
+        return None;
+    }
+    Some(ParsedInsert {
+        table,
+        columns,
+        rows,
+    })
 }
 
 /// The table name as DataFusion resolves it: unquoted identifiers lower-cased; a `public`
-/// schema qualifier is allowed.
-fn table_name(name: &ObjectName) -> Option<String> {
-    let parts: Vec<&Ident> = name
-        .0
-        .iter()
-        .map(|part| part.as_ident())
-        .collect::<Option<_>>()?;
-    match parts.as_slice() {
-        [table] => Some(normalize(table)),
-        [schema, table] if normalize(schema) == "public" => Some(normalize(table)),
+/// schema qualifier is allowed. Words that would start another clause are left to the
+/// general path; any other name must still be a table the catalog knows.
+fn table_name<'a>(
+    tokens: &mut std::iter::Peekable<impl Iterator<Item = &'a Token>>,
+) -> Option<String> {
+    const CLAUSES: [Keyword; 6] = [
+        Keyword::VALUES,
+        Keyword::SELECT,
+        Keyword::WITH,
+        Keyword::TABLE,
+        Keyword::DEFAULT,
+        Keyword::OVERWRITE,
+    ];
+    let part = |token: Option<&'a Token>| match token {
+        Some(Token::Word(word))
+            if word.quote_style.is_some() || !CLAUSES.contains(&word.keyword) =>
+        {
+            Some(normalize(word))
+        }
         _ => None,
+    };
+    let first = part(tokens.next())?;
+    if tokens.peek() != Some(&&Token::Period) {
+        return Some(first);
+    }
+    tokens.next();
+    let second = part(tokens.next())?;
+    (first == "public").then_some(second)
+}
+
+fn normalize(word: &Word) -> String {
+    match word.quote_style {
+        Some(_) => word.value.clone(),
+        None => word.value.to_lowercase(),
     }
 }
 
-fn normalize(ident: &Ident) -> String {
-    match ident.quote_style {
-        Some(_) => ident.value.clone(),
-        None => ident.value.to_lowercase(),
+/// One literal token (a `-` before a number included), or `None` for anything else.
+fn token_literal<'a>(tokens: &mut impl Iterator<Item = &'a Token>) -> Option<Literal<'a>> {
+    match tokens.next()? {
+        Token::SingleQuotedString(text) => Some(Literal::String(text)),
+        Token::Number(text, false) => Some(Literal::Number {
+            negative: false,
+            text,
+        }),
+        Token::Minus => match tokens.next()? {
+            Token::Number(text, false) => Some(Literal::Number {
+                negative: true,
+                text,
+            }),
+            _ => None,
+        },
+        Token::Word(word) if word.quote_style.is_none() => match word.keyword {
+            Keyword::NULL => Some(Literal::Null),
+            Keyword::TRUE => Some(Literal::Boolean(true)),
+            Keyword::FALSE => Some(Literal::Boolean(false)),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -186,35 +258,6 @@ enum Literal<'a> {
         negative: bool,
         text: &'a str,
     },
-}
-
-fn literal(expr: &Expr) -> Option<Literal<'_>> {
-    match expr {
-        Expr::Value(value) => match &value.value {
-            Value::Null => Some(Literal::Null),
-            Value::SingleQuotedString(text) => Some(Literal::String(text)),
-            Value::Boolean(value) => Some(Literal::Boolean(*value)),
-            Value::Number(text, false) => Some(Literal::Number {
-                negative: false,
-                text,
-            }),
-            _ => None,
-        },
-        Expr::UnaryOp {
-            op: UnaryOperator::Minus,
-            expr,
-        } => match literal(expr)? {
-            Literal::Number {
-                negative: false,
-                text,
-            } => Some(Literal::Number {
-                negative: true,
-                text,
-            }),
-            _ => None,
-        },
-        _ => None,
-    }
 }
 
 /// The column's literals as the array DataFusion would type a `VALUES` column with; `None`
@@ -335,9 +378,22 @@ mod tests {
             "INSERT INTO fast (host, v) VALUES ('x', 1)",
             "INSERT INTO nope VALUES (1)",
             "INSERT INTO fast VALUES ('x', 99999999999999999999, 1, 2, true)",
+            "INSERT INTO fast VALUES ('x', 1, 1, 2, true) RETURNING host",
+            "INSERT INTO fast VALUES ('x', 1, 1, 2, true) ON CONFLICT DO NOTHING",
+            "INSERT INTO fast SELECT 'x', 1, 1, 2, true",
+            "INSERT INTO fast VALUES ('x', 1, 1, 2, true) ('y', 2, 1, 2, true)",
+            "INSERT INTO fast VALUES ('x', 1, 1 + 1, 2, true)",
+            "INSERT INTO other.fast VALUES ('x', 1, 1, 2, true)",
             "SELECT 1",
         ] {
             assert!(super::plan(sql, lookup).is_none(), "{sql}");
+        }
+        // Column lists, a `public` qualifier, quoting, comments and the closing `;` are ours.
+        for sql in [
+            "INSERT INTO public.fast (ts, host, v, n, ok) VALUES (7, 'q', 1, 2, true);",
+            "insert into \"fast\" (\"host\", ts, v, n, ok) -- note\n VALUES ('q', 8, 1, 2, true)",
+        ] {
+            assert!(matches!(super::plan(sql, lookup), Some(Ok(_))), "{sql}");
         }
         let null_ts = "INSERT INTO fast VALUES ('x', NULL, 1, 2, true)";
         assert!(matches!(super::plan(null_ts, lookup), Some(Err(_))));
