@@ -23,7 +23,7 @@ use crate::engine::read::merge::{BatchSource, MergeReader};
 use crate::engine::region::Region;
 use crate::engine::sst::file::{FileHandle, FileMeta};
 use crate::engine::sst::format::READ_BATCH_ROWS;
-use crate::engine::sst::reader::{SstReader, fetch_sst};
+use crate::engine::sst::reader::{SstReader, fetch_sst, load_metadata};
 use crate::engine::sst::sst_path;
 use crate::engine::sst::writer::store_sst;
 use crate::engine::time_range::TimeRange;
@@ -116,18 +116,24 @@ async fn compact_once(region: &Arc<Region>, force: bool) -> Result<bool> {
         let mut inputs = Vec::with_capacity(task.inputs.len());
         for input in &task.inputs {
             let bytes = fetch_sst(&region.storage, region.region_id, input).await?;
-            inputs.push((sst_path(region.region_id, input.file_id).to_string(), bytes));
+            let path = sst_path(region.region_id, input.file_id).to_string();
+            // Parsed once: the window passes below each open every input again. Inputs are
+            // not put in the SST cache, which they would only fill before being deleted.
+            let metadata = load_metadata(&path, &bytes)?;
+            inputs.push((path, bytes, metadata));
         }
         let task_format = format.clone();
         let encoded = tokio::task::spawn_blocking(move || {
             split::encode_by_window(&task_format, window, 1, |range| {
                 let mut sources: Vec<BatchSource> = Vec::with_capacity(inputs.len());
-                for (path, bytes) in &inputs {
-                    sources.push(Box::new(SstReader::open(
+                for (path, bytes, metadata) in &inputs {
+                    sources.push(Box::new(SstReader::open_with_metadata(
                         path.clone(),
                         bytes.clone(),
+                        metadata.clone(),
                         task_format.clone(),
                         range,
+                        &[],
                         READ_BATCH_ROWS,
                     )?));
                 }

@@ -59,7 +59,10 @@ pub fn encode_by_window(
             done.insert(start);
             outputs.extend(encoded.map(|e| (start, e)));
         }
-        let (Some(first), Some(last)) = (pass.left.first(), pass.left.last()) else {
+        // The next pass covers only as many left-over windows as it has encoders, so each
+        // row is read about once however many windows the input spans.
+        let next: Vec<i64> = pass.left.iter().copied().take(MAX_OPEN_WINDOWS).collect();
+        let (Some(first), Some(last)) = (next.first(), next.last()) else {
             break;
         };
         range = window_range(*first, window).union(&window_range(*last, window));
