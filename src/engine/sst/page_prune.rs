@@ -155,6 +155,15 @@ fn page_selection(
     if mins.len() != pages.len() || maxes.len() != pages.len() {
         return None;
     }
+    // Timestamps are compared as i64: cast once per row group, not once per page.
+    let (mins, maxes) = if mins.data_type().is_temporal() {
+        (
+            arrow::compute::cast(&mins, &DataType::Int64).ok()?,
+            arrow::compute::cast(&maxes, &DataType::Int64).ok()?,
+        )
+    } else {
+        (mins, maxes)
+    };
     let mut selectors = Vec::with_capacity(pages.len());
     let mut expected_start = 0usize;
     for (page, location) in pages.iter().enumerate() {
@@ -178,12 +187,16 @@ fn page_selection(
     Some(RowSelection::from(selectors))
 }
 
-/// Whether a time-index page with these min/max (any timestamp unit, as i64) overlaps
-/// `range`. Unknown statistics keep the page.
+/// Whether a time-index page with these min/max (any timestamp unit or Int64; scans pass
+/// Int64, which [`page_selection`] casts to once per row group) overlaps `range`. Unknown
+/// statistics keep the page.
 fn time_page_may_match(mins: &ArrayRef, maxes: &ArrayRef, page: usize, range: TimeRange) -> bool {
     let as_i64 = |array: &ArrayRef| -> Option<i64> {
-        if array.is_null(page) {
+        if page >= array.len() || array.is_null(page) {
             return None;
+        }
+        if let Some(values) = array.as_primitive_opt::<Int64Type>() {
+            return Some(values.value(page));
         }
         let value = arrow::compute::cast(&array.slice(page, 1), &DataType::Int64).ok()?;
         let value = value.as_primitive_opt::<Int64Type>()?;
