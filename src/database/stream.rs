@@ -97,12 +97,9 @@ impl OutputStream {
     pub async fn collect(self) -> Result<Output> {
         match self {
             OutputStream::AffectedRows(n) => Ok(Output::AffectedRows(n)),
-            OutputStream::Records(mut stream) => {
+            OutputStream::Records(stream) => {
                 let schema = stream.schema();
-                let mut batches = Vec::new();
-                while let Some(batch) = stream.next().await {
-                    batches.push(batch?);
-                }
+                let batches = futures::TryStreamExt::try_collect(stream).await?;
                 Ok(Output::Records { schema, batches })
             }
         }

@@ -21,7 +21,7 @@ use datafusion::physical_expr::expressions::{BinaryExpr, CaseExpr, Column, IsNul
 use datafusion::physical_expr_common::physical_expr::snapshot_physical_expr;
 
 use crate::engine::time_range::TimeRange;
-use crate::query::time_filter::{scalar_bound, swap_comparison};
+use crate::query::time_filter::{scalar_bound, swap_comparison, union};
 
 /// The time range the current state of `filters` allows for the time index column `name`
 /// (values in `unit`): the intersection over all filters, [`TimeRange::all`] if none
@@ -59,7 +59,7 @@ pub fn physical_time_range(
             Operator::Or => {
                 let l = physical_time_range(left, name, unit)?;
                 let r = physical_time_range(right, name, unit)?;
-                Some(union_of(l, r))
+                Some(union(l, r))
             }
             _ => {
                 if is_column(left, name)
@@ -79,15 +79,15 @@ pub fn physical_time_range(
     // A partitioned hash join: `CASE hash % n WHEN 0 THEN bounds_0 ... ELSE false END`. A row
     // passes through one branch, so the union of the branches' ranges bounds it.
     if let Some(case) = expr.downcast_ref::<CaseExpr>() {
-        let mut union = empty();
+        let mut covered = empty();
         for (_when, then) in case.when_then_expr() {
-            union = union_of(union, physical_time_range(then, name, unit)?);
+            covered = union(covered, physical_time_range(then, name, unit)?);
         }
         // No ELSE yields NULL: the row is dropped.
         if let Some(otherwise) = case.else_expr() {
-            union = union_of(union, physical_time_range(otherwise, name, unit)?);
+            covered = union(covered, physical_time_range(otherwise, name, unit)?);
         }
-        return Some(union);
+        return Some(covered);
     }
     if let Some(lit) = expr.downcast_ref::<Literal>()
         && matches!(
@@ -109,15 +109,6 @@ pub fn physical_time_range(
 /// The range no row is in.
 fn empty() -> TimeRange {
     TimeRange::new(i64::MAX, i64::MIN)
-}
-
-/// The smallest range covering both, where an empty range contributes nothing.
-fn union_of(a: TimeRange, b: TimeRange) -> TimeRange {
-    match (a.is_empty(), b.is_empty()) {
-        (true, _) => b,
-        (_, true) => a,
-        _ => a.union(&b),
-    }
 }
 
 fn is_column(expr: &Arc<dyn PhysicalExpr>, name: &str) -> bool {

@@ -142,7 +142,7 @@ pub fn time_range_of(expr: &Expr, time_index: &TimeIndex<'_>) -> Option<TimeRang
 }
 
 /// The union of two ranges, where an empty range contributes nothing.
-fn union(a: TimeRange, b: TimeRange) -> TimeRange {
+pub(crate) fn union(a: TimeRange, b: TimeRange) -> TimeRange {
     match (a.is_empty(), b.is_empty()) {
         (true, _) => b,
         (_, true) => a,

@@ -26,23 +26,6 @@ const CHANNEL_BATCHES: usize = 4;
 const FETCH_CONCURRENCY: usize = 8;
 
 impl Region {
-    /// An upper bound on the rows a scan of `time_range` reads from the current version
-    /// (memtables whose time range overlaps it, plus SSTs whose time range overlaps it),
-    /// before deduplication. Cheap (metadata only); used for progress and planner statistics.
-    pub fn estimated_rows(&self, time_range: TimeRange) -> u64 {
-        let version = self.version.current();
-        let memtables = std::iter::once(&version.mutable)
-            .chain(version.immutables.iter())
-            .filter(|m| m.time_range().is_some_and(|r| r.overlaps(&time_range)))
-            .map(|m| m.num_rows() as u64);
-        let files = version
-            .files
-            .values()
-            .filter(|f| f.meta().time_range.overlaps(&time_range))
-            .map(|f| f.meta().num_rows);
-        memtables.chain(files).sum()
-    }
-
     /// Scans the region: the newest version of each row, no deleted rows, only
     /// `request.projection` columns. Rows come in runs of sources with overlapping time ranges,
     /// in time order, each run sorted by `(tags, ts)` (no global order is promised). Files and
