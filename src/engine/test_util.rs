@@ -51,3 +51,26 @@ pub fn cpu_batch(rows: &[(&str, i64, f64)]) -> RecordBatch {
     )
     .expect("fixture batch matches the fixture schema")
 }
+
+/// Every row a scan of `region` returns, as `(host, ts in ms, cpu)` in scan order, for
+/// regions of [`cpu_metadata`]'s schema.
+pub async fn scan_cpu_rows(
+    region: &crate::engine::region::RegionRef,
+    request: crate::engine::region::ScanRequest,
+) -> Vec<(String, i64, f64)> {
+    use arrow::array::AsArray;
+    use arrow::datatypes::{Float64Type, TimestampMillisecondType};
+    use futures::TryStreamExt;
+    let (_, stream) = region.scan(request).expect("scan starts");
+    let batches: Vec<RecordBatch> = stream.try_collect().await.expect("scan succeeds");
+    let mut rows = Vec::new();
+    for b in batches {
+        let host = b.column(0).as_string::<i32>();
+        let ts = b.column(1).as_primitive::<TimestampMillisecondType>();
+        let cpu = b.column(2).as_primitive::<Float64Type>();
+        for i in 0..b.num_rows() {
+            rows.push((host.value(i).to_string(), ts.value(i), cpu.value(i)));
+        }
+    }
+    rows
+}

@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{AsArray, Float64Array, RecordBatch, StringArray, TimestampMillisecondArray};
-use arrow::datatypes::{Float64Type, TimestampMillisecondType};
+use arrow::array::{Float64Array, RecordBatch, StringArray, TimestampMillisecondArray};
 use futures::TryStreamExt;
 
 use crate::engine::metadata::{RegionId, RegionMetadata};
@@ -15,18 +14,7 @@ use crate::engine::{Engine, EngineOptions};
 use crate::engine::test_util::{cpu_batch as batch, cpu_metadata as metadata};
 
 async fn scan(region: &RegionRef, request: ScanRequest) -> Vec<(String, i64, f64)> {
-    let (_, stream) = region.scan(request).unwrap();
-    let batches: Vec<RecordBatch> = stream.try_collect().await.unwrap();
-    let mut rows = Vec::new();
-    for b in batches {
-        let host = b.column(0).as_string::<i32>();
-        let ts = b.column(1).as_primitive::<TimestampMillisecondType>();
-        let cpu = b.column(2).as_primitive::<Float64Type>();
-        for i in 0..b.num_rows() {
-            rows.push((host.value(i).to_string(), ts.value(i), cpu.value(i)));
-        }
-    }
-    rows
+    crate::engine::test_util::scan_cpu_rows(region, request).await
 }
 
 fn rows(expected: &[(&str, i64, f64)]) -> Vec<(String, i64, f64)> {

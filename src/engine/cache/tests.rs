@@ -1,26 +1,12 @@
 //! The SST cache through the engine: hits, byte budgets, eviction, and page-pruned scans.
 
-use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::{Float64Type, TimestampMillisecondType};
-use futures::TryStreamExt;
-
 use crate::engine::region::{RegionRef, ScanRequest, TagFilter};
 use crate::engine::test_util::{cpu_batch, cpu_metadata};
 use crate::engine::time_range::TimeRange;
 use crate::engine::{Engine, EngineOptions};
 
 async fn scan(region: &RegionRef, request: ScanRequest) -> Vec<(String, i64, f64)> {
-    let (_, stream) = region.scan(request).unwrap();
-    let batches: Vec<RecordBatch> = stream.try_collect().await.unwrap();
-    let mut rows = Vec::new();
-    for b in batches {
-        let host = b.column(0).as_string::<i32>();
-        let ts = b.column(1).as_primitive::<TimestampMillisecondType>();
-        let cpu = b.column(2).as_primitive::<Float64Type>();
-        for i in 0..b.num_rows() {
-            rows.push((host.value(i).to_string(), ts.value(i), cpu.value(i)));
-        }
-    }
+    let mut rows = crate::engine::test_util::scan_cpu_rows(region, request).await;
     rows.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
     rows
 }

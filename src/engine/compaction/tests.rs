@@ -3,10 +3,6 @@
 
 use std::sync::Arc;
 
-use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::{Float64Type, TimestampMillisecondType};
-use futures::TryStreamExt;
-
 use crate::engine::manifest::{ManifestAction, RegionEdit};
 use crate::engine::region::{RegionRef, ScanRequest};
 use crate::engine::test_util::{cpu_batch, cpu_metadata};
@@ -22,17 +18,7 @@ async fn scan_sorted(region: &RegionRef, time_range: TimeRange) -> Vec<(String, 
         time_range,
         ..ScanRequest::default()
     };
-    let (_, stream) = region.scan(request).unwrap();
-    let batches: Vec<RecordBatch> = stream.try_collect().await.unwrap();
-    let mut rows = Vec::new();
-    for b in batches {
-        let host = b.column(0).as_string::<i32>();
-        let ts = b.column(1).as_primitive::<TimestampMillisecondType>();
-        let cpu = b.column(2).as_primitive::<Float64Type>();
-        for i in 0..b.num_rows() {
-            rows.push((host.value(i).to_string(), ts.value(i), cpu.value(i)));
-        }
-    }
+    let mut rows = crate::engine::test_util::scan_cpu_rows(region, request).await;
     rows.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
     rows
 }
