@@ -14,6 +14,7 @@ use arrow::array::{Array, RecordBatch, UInt64Array};
 use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::TableReference;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use fs2::FileExt;
@@ -558,10 +559,14 @@ fn find_parser_error(
 /// A DataFusion session with `information_schema` and tsdb's analyzer rules.
 fn new_session() -> SessionContext {
     let config = SessionConfig::new().with_information_schema(true);
+    // tsdb's last-row rule first, on the plan as the planner built it (see its docs).
+    let mut physical_rules = PhysicalOptimizer::new().rules;
+    physical_rules.insert(0, Arc::new(crate::query::last_row::LastRowRule));
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
         .with_analyzer_rules(crate::query::coercion::analyzer_rules())
+        .with_physical_optimizer_rules(physical_rules)
         .build();
     SessionContext::new_with_state(state)
 }

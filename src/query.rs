@@ -7,6 +7,7 @@ pub mod copy;
 pub mod dynamic_filter;
 pub mod error;
 pub mod insert_values;
+pub mod last_row;
 pub mod progress;
 pub mod scan_exec;
 pub mod scan_plan;

@@ -17,21 +17,27 @@ mod lru;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use arrow::array::RecordBatch;
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 
 use crate::engine::error::Result;
 use crate::engine::io::ObjectStorage;
 use crate::engine::metadata::RegionId;
+use crate::engine::read::ReadFormat;
 use crate::engine::sst::file::{FileId, FileMeta};
+use crate::engine::sst::last_row::read_last_rows;
 use crate::engine::sst::reader::{fetch_sst, load_metadata};
 use crate::engine::sst::sst_path;
+use crate::engine::time_range::TimeRange;
 use lru::WeightedLru;
 
 /// Default budget of cached SST bytes: 256 MiB.
 pub const DEFAULT_DATA_CACHE_BYTES: u64 = 256 << 20;
 /// Default budget of cached parsed SST metadata: 64 MiB.
 pub const DEFAULT_META_CACHE_BYTES: u64 = 64 << 20;
+/// Budget of cached last-row results ([`SstCache::last_rows`]): 32 MiB.
+pub const LAST_ROW_CACHE_BYTES: u64 = 32 << 20;
 
 type Key = (RegionId, FileId);
 
@@ -60,12 +66,22 @@ pub struct CacheStats {
     pub data_entries: usize,
     /// Files whose metadata is cached now.
     pub meta_entries: usize,
+    /// Last-row reads answered from the cache.
+    pub last_row_hits: u64,
+    /// Last-row reads that decoded the file.
+    pub last_row_misses: u64,
+    /// Bytes of cached last-row results now (at most [`LAST_ROW_CACHE_BYTES`]).
+    pub last_row_bytes: u64,
 }
 
 /// A verified SST ready to open with
 /// [`crate::engine::sst::reader::SstReader::open_with_metadata`]. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct CachedSst {
+    /// The region the file belongs to.
+    pub region_id: RegionId,
+    /// The file.
+    pub file_id: FileId,
     /// Object path, for error messages.
     pub path: String,
     /// The whole file, CRC-32 and size checked against the manifest.
@@ -83,12 +99,20 @@ struct Counters {
     bytes_fetched: AtomicU64,
     data_evictions: AtomicU64,
     meta_evictions: AtomicU64,
+    last_row_hits: AtomicU64,
+    last_row_misses: AtomicU64,
 }
+
+/// A last-row result: a file and the read schema it was produced in (`name:type,...`).
+type LastRowKey = (RegionId, FileId, String);
 
 /// SST data and metadata caches with byte budgets; see the module docs.
 pub struct SstCache {
     data: Mutex<WeightedLru<Key, Bytes>>,
     meta: Mutex<WeightedLru<Key, ArrowReaderMetadata>>,
+    /// Newest visible row of every series of a file, for a read schema: mito2's selector
+    /// result cache (`src/mito2/src/cache.rs`, `SelectorResultValue`).
+    last_rows: Mutex<WeightedLru<LastRowKey, RecordBatch>>,
     counters: Counters,
 }
 
@@ -115,6 +139,7 @@ impl SstCache {
         SstCache {
             data: Mutex::new(WeightedLru::new(data_bytes)),
             meta: Mutex::new(WeightedLru::new(meta_bytes)),
+            last_rows: Mutex::new(WeightedLru::new(LAST_ROW_CACHE_BYTES)),
             counters: Counters::default(),
         }
     }
@@ -177,22 +202,53 @@ impl SstCache {
             }
         };
         Ok(CachedSst {
+            region_id,
+            file_id: meta.file_id,
             path,
             bytes,
             metadata,
         })
     }
 
+    /// The newest visible row of every series of `sst` in the read schema of `format`, for
+    /// a read whose time range covers the whole file (so the answer depends on nothing else):
+    /// from the cache, else read ([`read_last_rows`]) and cached.
+    ///
+    /// # Errors
+    /// As [`read_last_rows`]; nothing is cached then.
+    pub fn last_rows(&self, sst: &CachedSst, format: &ReadFormat) -> Result<RecordBatch> {
+        let schema: Vec<String> = format
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| format!("{}:{}", f.name(), f.data_type()))
+            .collect();
+        let key = (sst.region_id, sst.file_id, schema.join(","));
+        if let Some(batch) = lock(&self.last_rows).get(&key) {
+            self.counters.last_row_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(batch);
+        }
+        self.counters
+            .last_row_misses
+            .fetch_add(1, Ordering::Relaxed);
+        let batch = read_last_rows(sst, format, TimeRange::all())?;
+        let weight = batch.get_array_memory_size() as u64;
+        lock(&self.last_rows).insert(key, batch.clone(), weight);
+        Ok(batch)
+    }
+
     /// Drops the entries of one file (it is being deleted).
     pub fn remove_file(&self, region_id: RegionId, file_id: FileId) {
         lock(&self.data).remove(&(region_id, file_id));
         lock(&self.meta).remove(&(region_id, file_id));
+        lock(&self.last_rows).retain(|(region, file, _)| (*region, *file) != (region_id, file_id));
     }
 
     /// Drops every entry of `region_id` (its files are being deleted).
     pub fn remove_region(&self, region_id: RegionId) {
         lock(&self.data).retain(|(region, _)| *region != region_id);
         lock(&self.meta).retain(|(region, _)| *region != region_id);
+        lock(&self.last_rows).retain(|(region, _, _)| *region != region_id);
     }
 
     /// Counters and current sizes.
@@ -205,6 +261,7 @@ impl SstCache {
             let meta = lock(&self.meta);
             (meta.used(), meta.len())
         };
+        let last_row_bytes = lock(&self.last_rows).used();
         let c = &self.counters;
         CacheStats {
             data_hits: c.data_hits.load(Ordering::Relaxed),
@@ -218,6 +275,9 @@ impl SstCache {
             meta_bytes,
             data_entries,
             meta_entries,
+            last_row_hits: c.last_row_hits.load(Ordering::Relaxed),
+            last_row_misses: c.last_row_misses.load(Ordering::Relaxed),
+            last_row_bytes,
         }
     }
 }

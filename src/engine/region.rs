@@ -53,6 +53,20 @@ pub struct ScanRequest {
     /// Tag predicates used to skip SST row groups (a hint: rows that do not match may still
     /// be returned, so the caller applies them too).
     pub tag_filters: Vec<TagFilter>,
+    /// Return only some rows of each series (see [`SeriesRowSelector`]); `None` for all rows.
+    pub series_row_selector: Option<SeriesRowSelector>,
+}
+
+/// Which rows of each series (rows sharing all tag values) a scan may leave out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeriesRowSelector {
+    /// The scan returns, of every series, its newest visible row in the time range, plus at
+    /// most a few older rows of it (each the newest of its series within one run of
+    /// overlapping sources, or at the end of a batch). Enough for `max(ts)` per series or per
+    /// group of series, or any "newest row per group" question, and far cheaper: an SST
+    /// overlapping nothing decodes one row per series (mito2's `LastRowSelector`, with its
+    /// selector result cache: `src/mito2/src/read/last_row.rs`).
+    LastRow,
 }
 
 impl Default for ScanRequest {
@@ -62,6 +76,7 @@ impl Default for ScanRequest {
             time_range: TimeRange::all(),
             limit: None,
             tag_filters: Vec::new(),
+            series_row_selector: None,
         }
     }
 }

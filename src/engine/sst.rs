@@ -4,7 +4,9 @@
 pub mod file;
 pub mod format;
 pub mod page_prune;
+pub mod last_row;
 pub mod reader;
+pub mod series;
 pub mod writer;
 
 use object_store::path::Path;

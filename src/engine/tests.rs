@@ -301,3 +301,76 @@ async fn disjoint_files_skip_the_merge_but_not_tombstones() {
     );
     engine.close().await.unwrap();
 }
+
+/// Random writes, overwrites, deletes, flushes and compactions against an in-memory oracle:
+/// a last-row scan returns, for every host, its newest row inside the time range, and no row
+/// that a full scan would not return.
+#[tokio::test]
+async fn last_row_scans_match_an_oracle() {
+    use std::collections::BTreeMap;
+
+    use rand::{Rng, SeedableRng};
+
+    use crate::engine::region::SeriesRowSelector;
+
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(EngineOptions::new(dir.path())).await.unwrap();
+    let region = engine.create_region(metadata()).await.unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let hosts = ["a", "b", "c", "d"];
+    let mut oracle: BTreeMap<(String, i64), f64> = BTreeMap::new();
+    for step in 0..120 {
+        match rng.random_range(0..10) {
+            0..=4 => {
+                let rows: Vec<(&str, i64, f64)> = (0..rng.random_range(1..6))
+                    .map(|_| {
+                        let host = hosts[rng.random_range(0..hosts.len())];
+                        (host, rng.random_range(0..40i64), f64::from(step))
+                    })
+                    .collect();
+                region.write(batch(&rows)).await.unwrap();
+                for (host, ts, v) in rows {
+                    oracle.insert((host.to_string(), ts), v);
+                }
+            }
+            5..=6 => {
+                // Delete the newest row of a host, or a row that does not exist.
+                let host = hosts[rng.random_range(0..hosts.len())];
+                let ts = oracle
+                    .keys()
+                    .filter(|(h, _)| h == host)
+                    .map(|(_, t)| *t)
+                    .max()
+                    .unwrap_or(7);
+                region.delete(batch(&[(host, ts, 0.0)])).await.unwrap();
+                oracle.remove(&(host.to_string(), ts));
+            }
+            7..=8 => region.flush().await.unwrap(),
+            _ => region.compact().await.unwrap(),
+        }
+        let (min, max) = (rng.random_range(0..20i64), rng.random_range(20..45i64));
+        let range = TimeRange::new(min, max);
+        let request = ScanRequest {
+            time_range: range,
+            series_row_selector: Some(SeriesRowSelector::LastRow),
+            ..ScanRequest::default()
+        };
+        let got = scan(&region, request).await;
+        for (host, ts, v) in &got {
+            assert!(range.contains(*ts), "step {step}: {host} {ts} outside {range:?}");
+            assert_eq!(oracle.get(&(host.clone(), *ts)), Some(v), "step {step}");
+        }
+        for host in hosts {
+            let newest = oracle
+                .iter()
+                .filter(|((h, t), _)| h == host && range.contains(*t))
+                .last();
+            if let Some(((h, t), v)) = newest {
+                assert!(
+                    got.contains(&(h.clone(), *t, *v)),
+                    "step {step}: newest {h} {t} missing from {got:?}"
+                );
+            }
+        }
+    }
+}

@@ -236,3 +236,71 @@ async fn exact_time_ranges_drop_the_filter() {
     assert!(plan.iter().any(|l| l.contains("FilterExec")), "{plan:#?}");
     assert_eq!(scalar_i64(&db, sql).await, 40);
 }
+
+/// The scan line of `plan` (EXPLAIN ANALYZE text) that projects `projection`.
+fn scan_line<'a>(plan: &'a str, projection: &str) -> &'a str {
+    plan.lines()
+        .find(|l| l.contains("RegionScanExec") && l.contains(projection))
+        .unwrap_or_else(|| panic!("no scan of {projection} in {plan}"))
+}
+
+/// Both scans of lastpoint carry the last-row selector: the aggregate side reads one row per
+/// series and SST (60 series x 3 files), the probe side only the series' newest rows at the
+/// newest timestamp; the answer is unchanged.
+#[tokio::test]
+async fn lastpoint_scans_read_the_newest_row_of_each_series() {
+    let (_dir, db) = tsbs_cpu(20, 3).await;
+    let plan = text(&db, &format!("EXPLAIN ANALYZE {LASTPOINT}")).await;
+    let aggregate = scan_line(&plan, "projection=[hostname, ts]");
+    assert!(aggregate.contains("selector=last_row"), "{aggregate}");
+    assert!(aggregate.contains("output_rows=180,"), "{aggregate}");
+    let probe = scan_line(&plan, "usage_user");
+    assert!(probe.contains("selector=last_row"), "{probe}");
+    assert!(probe.contains("output_rows=20,"), "{probe}");
+    let sql = "SELECT hostname, max(ts) FROM cpu GROUP BY hostname ORDER BY hostname";
+    let rows = text(&db, sql).await;
+    assert_eq!(rows.matches("2016-01-01T02:59:50").count(), 20, "{rows}");
+    // The second run reads the aggregate side's files from the last-row cache.
+    let before = db.engine().cache_stats().last_row_hits;
+    records(&db, LASTPOINT).await;
+    assert!(db.engine().cache_stats().last_row_hits >= before + 3);
+}
+
+/// Shapes whose answer needs other rows than the newest of each series keep whole scans.
+#[tokio::test]
+async fn last_row_selector_only_where_the_answer_allows_it() {
+    let (_dir, db) = tsbs_cpu(4, 1).await;
+    let marked = |plan: &[String]| plan.iter().any(|l| l.contains("selector=last_row"));
+    for sql in [
+        "SELECT hostname, max(ts) FROM cpu GROUP BY hostname",
+        "SELECT DISTINCT hostname, region FROM cpu",
+        "SELECT hostname, max(ts) FROM cpu WHERE hostname = 'host_1' GROUP BY hostname",
+    ] {
+        assert!(marked(&physical_plan(&db, sql).await), "{sql}");
+    }
+    for sql in [
+        "SELECT hostname, max(usage_user) FROM cpu GROUP BY hostname",
+        "SELECT hostname, min(ts) FROM cpu GROUP BY hostname",
+        "SELECT hostname, max(ts), count(*) FROM cpu GROUP BY hostname",
+        "SELECT hostname, max(ts) FROM cpu WHERE usage_user > 50 GROUP BY hostname",
+        "SELECT usage_system, max(ts) FROM cpu GROUP BY usage_system",
+        "SELECT date_trunc('hour', ts) AS h, hostname, max(ts) FROM cpu GROUP BY h, hostname",
+    ] {
+        assert!(!marked(&physical_plan(&db, sql).await), "{sql}");
+    }
+    // Outer joins keep unmatched probe rows; a join on a tag the aggregate does not group by
+    // does not pin rows to their series' newest time.
+    for sql in [
+        "SELECT c.* FROM cpu c LEFT JOIN (SELECT hostname, max(ts) AS max_ts FROM cpu \
+         GROUP BY hostname) m ON c.hostname = m.hostname AND c.ts = m.max_ts",
+        "SELECT c.* FROM cpu c JOIN (SELECT hostname, max(ts) AS max_ts FROM cpu \
+         GROUP BY hostname) m ON c.ts = m.max_ts",
+    ] {
+        let plan = physical_plan(&db, sql).await;
+        let probe = plan
+            .iter()
+            .find(|l| l.contains("RegionScanExec") && l.contains("usage_user"))
+            .unwrap_or_else(|| panic!("{plan:#?}"));
+        assert!(!probe.contains("selector=last_row"), "{sql}: {probe}");
+    }
+}

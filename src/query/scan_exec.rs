@@ -41,7 +41,7 @@ use datafusion::physical_plan::{
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
-use crate::engine::region::{RegionRef, ScanRequest, TagFilter};
+use crate::engine::region::{RegionRef, ScanRequest, SeriesRowSelector, TagFilter};
 use crate::engine::time_range::TimeRange;
 use crate::query::dynamic_filter::dynamic_time_range;
 use crate::query::error::engine_to_datafusion;
@@ -65,6 +65,8 @@ pub struct RegionScanExec {
     limit: Option<usize>,
     /// Tag predicates the engine uses to skip SST row groups (DataFusion still filters rows).
     tag_filters: Vec<TagFilter>,
+    /// Rows of each series the engine may leave out (set by [`super::last_row`]).
+    series_row_selector: Option<SeriesRowSelector>,
     /// Schema of the output (the projected table schema).
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
@@ -102,6 +104,7 @@ impl RegionScanExec {
             dynamic_filters: Vec::new(),
             limit,
             tag_filters: Vec::new(),
+            series_row_selector: None,
             properties: Arc::new(properties(&schema, 1)),
             schema,
             metrics: ExecutionPlanMetricsSet::new(),
@@ -130,6 +133,23 @@ impl RegionScanExec {
     pub fn with_tag_filters(mut self, tag_filters: Vec<TagFilter>) -> Self {
         self.tag_filters = tag_filters;
         self
+    }
+
+    /// Lets the engine return only some rows of each series (see [`SeriesRowSelector`]):
+    /// only for consumers that need no more, as [`super::last_row`] decides.
+    pub fn with_series_row_selector(mut self, selector: SeriesRowSelector) -> Self {
+        self.series_row_selector = Some(selector);
+        self
+    }
+
+    /// The selector pushed into the engine, if any.
+    pub fn series_row_selector(&self) -> Option<SeriesRowSelector> {
+        self.series_row_selector
+    }
+
+    /// The region scanned.
+    pub fn region(&self) -> &RegionRef {
+        &self.region
     }
 
     /// The time range pushed into the engine.
@@ -210,6 +230,9 @@ impl DisplayAs for RegionScanExec {
                 }
                 if let Some(limit) = self.limit {
                     write!(f, ", limit={limit}")?;
+                }
+                if self.series_row_selector == Some(SeriesRowSelector::LastRow) {
+                    write!(f, ", selector=last_row")?;
                 }
                 for filter in &self.tag_filters {
                     write!(
@@ -342,6 +365,7 @@ impl ExecutionPlan for RegionScanExec {
             time_range,
             limit: self.limit,
             tag_filters: self.tag_filters.clone(),
+            series_row_selector: self.series_row_selector,
         };
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         if self.dynamic_filters.is_empty() {

@@ -3,20 +3,25 @@
 
 use std::sync::Arc;
 
-use arrow::array::{RecordBatch, RecordBatchOptions};
+use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
+use arrow::compute::kernels::partition::partition;
+use arrow::compute::take;
 use arrow::datatypes::SchemaRef;
 use futures::{StreamExt, TryStreamExt};
 
-use crate::engine::cache::CachedSst;
+use crate::engine::cache::{CachedSst, SstCache};
 use crate::engine::error::{Error, Result};
 use crate::engine::memtable::MemtableRef;
 use crate::engine::metadata::SequenceNumber;
 use crate::engine::read::ReadFormat;
 use crate::engine::read::merge::{BatchSource, MergeReader};
 use crate::engine::read::unique::UniqueSource;
-use crate::engine::region::{RecordBatchStream, Region, ScanRequest, TagFilter};
+use crate::engine::region::{
+    RecordBatchStream, Region, ScanRequest, SeriesRowSelector, TagFilter,
+};
 use crate::engine::sst::file::FileMeta;
 use crate::engine::sst::format::READ_BATCH_ROWS;
+use crate::engine::sst::last_row::read_last_rows;
 use crate::engine::sst::reader::SstReader;
 use crate::engine::time_range::TimeRange;
 
@@ -70,6 +75,7 @@ impl Region {
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(CHANNEL_BATCHES);
         let schema = output_schema.clone();
         let cache = self.options.sst_cache.clone();
+        let fetch_cache = cache.clone();
         tokio::spawn(async move {
             // Files are fetched (or found in the cache) concurrently, each in a task of its own
             // so checksums and footer parsing use several cores; results stay in file order.
@@ -78,7 +84,7 @@ impl Region {
             }
             let metas: Vec<FileMeta> = files.iter().map(|f| f.meta().clone()).collect();
             let fetched = futures::stream::iter(metas.into_iter().map(move |meta| {
-                let (storage, cache) = (storage.clone(), cache.clone());
+                let (storage, cache) = (storage.clone(), fetch_cache.clone());
                 tokio::spawn(async move {
                     let sst = cache.get(&storage, region_id, &meta).await?;
                     Ok::<_, Error>((meta.time_range, sst))
@@ -128,6 +134,8 @@ impl Region {
                     time_range,
                     tag_filters: request.tag_filters,
                     committed,
+                    selector: request.series_row_selector,
+                    cache,
                 };
                 let merged = match plan.read(inputs) {
                     Ok(merged) => merged,
@@ -189,6 +197,10 @@ struct ReadPlan {
     tag_filters: Vec<TagFilter>,
     /// Memtable rows above this sequence are not visible (not yet committed).
     committed: SequenceNumber,
+    /// Rows of each series the scan may leave out.
+    selector: Option<SeriesRowSelector>,
+    /// Where last-row results of whole files are kept.
+    cache: Arc<SstCache>,
 }
 
 impl ReadPlan {
@@ -218,6 +230,22 @@ impl ReadPlan {
         let mut readers: Vec<BatchSource> = Vec::with_capacity(groups.len());
         for mut group in groups {
             let (format, rows): (&Arc<ReadFormat>, BatchSource) = match group.as_mut_slice() {
+                [
+                    ScanInput {
+                        data: InputData::Sst(sst),
+                        range,
+                    },
+                ] if plan.selector == Some(SeriesRowSelector::LastRow) => {
+                    let format = &plan.unique_format;
+                    // A file inside the time range has one answer, kept in the cache.
+                    let covered = plan.time_range.intersect(range) == *range;
+                    let rows = if covered {
+                        plan.cache.last_rows(sst, format)?
+                    } else {
+                        read_last_rows(sst, format, plan.time_range)?
+                    };
+                    (format, Box::new(std::iter::once(Ok(rows))) as BatchSource)
+                }
                 [
                     ScanInput {
                         data: InputData::Sst(sst),
@@ -251,7 +279,17 @@ impl ReadPlan {
                         true,
                         READ_BATCH_ROWS,
                     )?;
-                    (format, Box::new(merged))
+                    let rows: BatchSource = match plan.selector {
+                        Some(SeriesRowSelector::LastRow) => {
+                            let tags = format.key_positions();
+                            let tags = tags[..tags.len().saturating_sub(1)].to_vec();
+                            Box::new(merged.map(move |batch| {
+                                batch.and_then(|b| last_of_each_series(&b, &tags))
+                            }))
+                        }
+                        None => Box::new(merged),
+                    };
+                    (format, rows)
                 }
             };
             let positions: Vec<usize> = plan
@@ -279,6 +317,42 @@ impl ReadPlan {
         )?;
         Ok(Box::new(reader))
     }
+}
+
+/// The last row of every run of equal tag values (`tag_positions` in `batch`) of a sorted,
+/// deduplicated, visible `batch`: a series continuing into the next batch keeps one row here
+/// too, which [`SeriesRowSelector::LastRow`] allows.
+fn last_of_each_series(batch: &RecordBatch, tag_positions: &[usize]) -> Result<RecordBatch> {
+    let arrow_error = |source| Error::Arrow {
+        context: "selecting the last row of each series".to_string(),
+        source,
+    };
+    if batch.num_rows() == 0 {
+        return Ok(batch.clone());
+    }
+    let tags: Vec<ArrayRef> = tag_positions
+        .iter()
+        .map(|&p| batch.column(p).clone())
+        .collect();
+    let last_rows: Vec<u32> = if tags.is_empty() {
+        vec![(batch.num_rows() - 1) as u32]
+    } else {
+        partition(&tags)
+            .map_err(arrow_error)?
+            .ranges()
+            .iter()
+            .map(|r| (r.end - 1) as u32)
+            .collect()
+    };
+    let indices = UInt32Array::from(last_rows);
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| take(c.as_ref(), &indices, None))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(arrow_error)?;
+    let options = RecordBatchOptions::new().with_row_count(Some(indices.len()));
+    RecordBatch::try_new_with_options(batch.schema(), columns, &options).map_err(arrow_error)
 }
 
 /// The output columns (`positions` in the read batch) under the output `schema`.

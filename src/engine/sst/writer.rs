@@ -19,6 +19,7 @@ use crate::engine::sst::file::{FileId, FileMeta};
 use crate::engine::sst::format::{
     FORMAT_VERSION, FORMAT_VERSION_KEY, PAGE_ROWS, REGION_METADATA_KEY, ROW_GROUP_ROWS,
 };
+use crate::engine::sst::series::{self, SERIES_ROWS_KEY, SeriesRuns};
 use crate::engine::sst::{Error, sst_path};
 use crate::engine::time_range::TimeRange;
 
@@ -89,6 +90,9 @@ pub fn encode_sst(
     let mut num_rows = 0u64;
     let mut max_sequence = 0;
     let mut time_range: Option<TimeRange> = None;
+    let key_positions = format.key_positions();
+    let tag_positions = &key_positions[..key_positions.len().saturating_sub(1)];
+    let mut series = SeriesRuns::new();
     for batch in batches {
         let batch = batch?;
         if batch.num_rows() == 0 {
@@ -112,11 +116,25 @@ pub fn encode_sst(
             let range = TimeRange::new(min, max);
             time_range = Some(time_range.map_or(range, |r| r.union(&range)));
         }
+        let tags: Vec<_> = tag_positions
+            .iter()
+            .map(|&p| batch.column(p).clone())
+            .collect();
+        series
+            .push(&tags, batch.num_rows())
+            .map_err(|source| Error::Arrow {
+                path: "(new SST)".to_string(),
+                source,
+            })?;
         writer.write(&batch).map_err(parquet_err)?;
     }
     let Some(time_range) = time_range else {
         return Ok(None);
     };
+    writer.append_key_value_metadata(KeyValue::new(
+        SERIES_ROWS_KEY.to_string(),
+        series::encode(&series.finish()),
+    ));
     writer.flush().map_err(parquet_err)?;
     let num_row_groups = writer.flushed_row_groups().len() as u64;
     let bytes = Bytes::from(writer.into_inner().map_err(parquet_err)?);
