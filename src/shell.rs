@@ -4,8 +4,10 @@
 //! Output contract (scripts rely on it): results go to stdout (or the `.output` file), errors to
 //! stderr as exactly one line `Error: <message>` (in the REPL and for `-c`, a parse error's line
 //! is followed by the statement's offending line and a `^` under the column), and
-//! `Affected Rows: N` to stdout in table mode (stderr in the other modes). Timings (`.timer on`) go to stderr in scripts. Output is flushed
-//! after every statement. The exit status is 1 if any statement or dot command failed.
+//! `Affected Rows: N` to stdout in table mode (stderr in the other modes). Timings (`.timer on`)
+//! go to stderr in scripts. Rows are written and flushed as their batches arrive in every format
+//! but table and markdown, which print when the result is complete ([`print`]). The exit status
+//! is 1 if any statement or dot command failed.
 
 use std::fmt::Display;
 use std::io::{IsTerminal, Write};

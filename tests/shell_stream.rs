@@ -26,7 +26,7 @@ fn query() -> String {
 const ONE_PARTITION: &str = "SET datafusion.execution.target_partitions = 1";
 
 fn s_value(v: usize) -> Option<String> {
-    (v % 7 != 0).then(|| format!("r{v}"))
+    (!v.is_multiple_of(7)).then(|| format!("r{v}"))
 }
 
 fn run(dir: &Path, args: &[&str]) -> Run {

@@ -229,7 +229,11 @@ impl Session {
             },
             other => other,
         };
-        self.end_result();
+        // `.once` is used up by a result that printed (a query failing before its first
+        // row leaves it for the next, as before streaming).
+        if matches!(end, End::Finished) || written.any {
+            self.end_result();
+        }
         if matches!(end, End::Finished) && self.timing {
             let noun = if rows == 1 { "row" } else { "rows" };
             let line = format!(
