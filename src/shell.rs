@@ -4,8 +4,10 @@
 //! Output contract (scripts rely on it): results go to stdout (or the `.output` file), errors to
 //! stderr as exactly one line `Error: <message>` (in the REPL and for `-c`, a parse error's line
 //! is followed by the statement's offending line and a `^` under the column), and
-//! `Affected Rows: N` to stdout in table mode (stderr in the other modes). Timings (`.timer on`) go to stderr in scripts. Output is flushed
-//! after every statement. The exit status is 1 if any statement or dot command failed.
+//! `Affected Rows: N` to stdout in table mode (stderr in the other modes). Timings (`.timer on`)
+//! go to stderr in scripts. Rows are written and flushed as their batches arrive in every format
+//! but table and markdown, which print when the result is complete ([`print`]). The exit status
+//! is 1 if any statement or dot command failed.
 
 use std::fmt::Display;
 use std::io::{IsTerminal, Write};
@@ -14,15 +16,16 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use errors::{caret_lines, error_chain, error_position, is_broken_pipe, print_error};
+use errors::{error_chain, print_error};
+use tsdb::Database;
 use tsdb::sql::StatementSplitter;
-use tsdb::{Database, Output};
 
 mod command;
 mod errors;
 mod helper;
 mod input;
 mod interrupt;
+mod print;
 mod progress;
 mod render;
 mod repl;
@@ -186,6 +189,13 @@ const MIN_WRAP_WIDTH: u16 = 20;
 /// Rows shown by default in the REPL's table mode (`.maxrows`).
 const REPL_MAX_ROWS: usize = 40;
 
+/// Rows shown by default in a script's table mode (`.maxrows`): a table holds the rows it
+/// shows in memory, so a huge result is cut here (the streaming formats are never cut).
+const SCRIPT_MAX_ROWS: usize = 10_000;
+
+/// Characters of a table cell's line shown by default (`.maxcolwidth`).
+const MAX_CELL_WIDTH: usize = 1_000;
+
 /// One open database plus the output settings and the running error state.
 pub struct Session {
     db: Database,
@@ -226,8 +236,13 @@ impl Session {
             format,
             render: RenderOptions {
                 null: None,
-                max_rows: if interactive { REPL_MAX_ROWS } else { 0 },
+                max_rows: if interactive {
+                    REPL_MAX_ROWS
+                } else {
+                    SCRIPT_MAX_ROWS
+                },
                 width: None,
+                max_width: MAX_CELL_WIDTH,
             },
             bail,
             interactive,
@@ -274,17 +289,15 @@ impl Session {
 
     /// Result text (a rendered result set, `.schema`): to the `.output` file or stdout.
     fn print_result_text(&mut self, text: &str) {
-        if let Err(err) = self.write_result(text) {
-            self.failed = true;
-            if is_broken_pipe(&err) {
-                self.output_broken = true;
-            } else {
-                print_error(&error_chain(err.as_ref()));
-            }
+        let written = self.write_text(text);
+        self.end_result();
+        if let Err(err) = written {
+            self.output_failed(err);
         }
     }
 
-    fn write_result(&mut self, text: &str) -> anyhow::Result<()> {
+    /// Writes and flushes part of a result to the `.output` file or stdout.
+    fn write_text(&mut self, text: &str) -> anyhow::Result<()> {
         match &mut self.output {
             Some(redirect) => {
                 redirect
@@ -292,9 +305,6 @@ impl Session {
                     .write_all(text.as_bytes())
                     .and_then(|()| redirect.file.flush())
                     .context("cannot write the output file")?;
-                if redirect.once {
-                    self.output = None;
-                }
             }
             None => {
                 let mut stdout = std::io::stdout().lock();
@@ -305,127 +315,11 @@ impl Session {
         Ok(())
     }
 
-    /// Executes one statement and prints its result or its error.
-    async fn execute(&mut self, sql: &str) {
-        if is_blank_statement(sql) {
-            return;
+    /// A result is complete: `.once` sends the next one to stdout again.
+    fn end_result(&mut self) {
+        if self.output.as_ref().is_some_and(|redirect| redirect.once) {
+            self.set_output(None);
         }
-        let started = Instant::now();
-        let outcome = match tsdb::sql::parse_statement(sql) {
-            Ok(statement) => self.run_statement(statement).await,
-            Err(err) => Some(Err(tsdb::Error::from(err))),
-        };
-        if self.interrupts.take_pending() {
-            self.interrupted = true;
-        }
-        match outcome {
-            None => self.report_error(&"statement cancelled (Ctrl-C)"),
-            Some(Ok(output)) => {
-                if let Err(err) = self.print_output(output, started.elapsed()) {
-                    self.failed = true;
-                    if is_broken_pipe(&err) {
-                        self.output_broken = true;
-                    } else {
-                        print_error(&error_chain(err.as_ref()));
-                    }
-                }
-            }
-            Some(Err(err)) => {
-                self.report_error(&error_chain(&err));
-                if self.show_caret
-                    && let Some((line, column)) = error_position(&err)
-                    && let Some(text) = caret_lines(sql, line, column)
-                {
-                    let mut stderr = std::io::stderr().lock();
-                    let _ = stderr.write_all(text.as_bytes());
-                    let _ = stderr.flush();
-                }
-            }
-        }
-    }
-
-    /// Runs `statement` with a progress bar, racing it against Ctrl-C; `None` if it was
-    /// cancelled. Statements that must not stop half-way (DDL, `ADMIN`) run to the end.
-    async fn run_statement(&self, statement: tsdb::sql::Statement) -> Option<tsdb::Result<Output>> {
-        let cancel_safe = statement.is_cancel_safe();
-        let progress = tsdb::Progress::new();
-        let draw = self.show_progress && std::io::stderr().is_terminal();
-        let mut display = progress::ProgressDisplay::new(progress.clone(), draw);
-        let interrupts = self.interrupts.clone();
-        let mut running = interrupts.statement();
-        let execution = self
-            .db
-            .execute_statement_with_progress(statement, &progress);
-        tokio::pin!(execution);
-        let mut refresh = tokio::time::interval(progress::REFRESH_INTERVAL);
-        let outcome = loop {
-            tokio::select! {
-                result = &mut execution => break Some(result),
-                () = running.cancelled(), if cancel_safe => break None,
-                _ = refresh.tick() => display.tick(),
-            }
-        };
-        display.finish();
-        outcome
-    }
-
-    fn print_output(&mut self, output: Output, elapsed: Duration) -> anyhow::Result<()> {
-        match output {
-            Output::Records { schema, batches } => {
-                // Wide tables fit the terminal; results sent to a file or pipe never wrap (nor
-                // on a terminal that reports no usable width).
-                self.render.width = if self.output.is_none() && std::io::stdout().is_terminal() {
-                    comfy_table::Table::new()
-                        .width()
-                        .filter(|&width| width >= MIN_WRAP_WIDTH)
-                } else {
-                    None
-                };
-                let mut text = render::render(self.format, &schema, &batches, &self.render)?;
-                if self.format == OutputFormat::Line && !text.is_empty() {
-                    if self.after_line_mode {
-                        text.insert(0, '\n');
-                    }
-                    self.after_line_mode = true;
-                }
-                self.write_result(&text)?;
-                if self.timing {
-                    let rows: usize = batches.iter().map(|batch| batch.num_rows()).sum();
-                    let noun = if rows == 1 { "row" } else { "rows" };
-                    let line = format!("{rows} {noun} in set ({})", format_elapsed(elapsed));
-                    self.print_timing(&line)?;
-                }
-            }
-            Output::AffectedRows(rows) => {
-                let mut line = format!("Affected Rows: {rows}");
-                if self.timing && self.interactive {
-                    line.push_str(&format!(" ({})", format_elapsed(elapsed)));
-                }
-                if self.format == OutputFormat::Table {
-                    let mut stdout = std::io::stdout().lock();
-                    writeln!(stdout, "{line}")?;
-                    stdout.flush()?;
-                } else {
-                    eprintln!("{line}");
-                }
-                if self.timing && !self.interactive {
-                    self.print_timing(&format!("Run Time: {}", format_elapsed(elapsed)))?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The timing line: stdout in the REPL, stderr in scripts (stdout stays clean).
-    fn print_timing(&self, line: &str) -> anyhow::Result<()> {
-        if self.interactive {
-            let mut stdout = std::io::stdout().lock();
-            writeln!(stdout, "{line}")?;
-            stdout.flush()?;
-        } else {
-            eprintln!("{line}");
-        }
-        Ok(())
     }
 
     /// Prints `Error: <message>` on stderr and records the failure.

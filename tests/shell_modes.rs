@@ -199,7 +199,7 @@ fn maxrows_shows_first_and_last_rows_in_table_mode() {
          v\n0.5\n\n2.0\n\
          +---+\n| n |\n+---+\n| 3 |\n+---+\n"
     );
-    // Scripts are unlimited by default.
+    // Scripts show up to 10,000 rows by default (tests/shell_stream.rs); streaming modes all.
     let script = "SELECT * FROM generate_series(1, 100) AS s(x);\n";
     let result = run(dir.path(), &["--format", "csv"], script);
     assert_eq!(result.stdout.lines().count(), 101);

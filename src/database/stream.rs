@@ -42,7 +42,22 @@ impl Database {
         sql: &str,
         progress: &Progress,
     ) -> Result<OutputStream> {
-        match crate::sql::parse_statement(sql)? {
+        let statement = crate::sql::parse_statement(sql)?;
+        self.execute_statement_stream_with_progress(statement, progress)
+            .await
+    }
+
+    /// [`Database::execute_stream_with_progress`] of a parsed statement (the shell parses
+    /// first to know whether a statement may be cancelled).
+    ///
+    /// # Errors
+    /// As [`Database::execute_stream`].
+    pub async fn execute_statement_stream_with_progress(
+        &self,
+        statement: Statement,
+        progress: &Progress,
+    ) -> Result<OutputStream> {
+        match statement {
             Statement::Query(text) => match self.insert_values(&text).await {
                 Some(output) => output.map(OutputStream::from),
                 None => {

@@ -23,6 +23,7 @@ Statements end with `;` and may span several lines. Commands (one per line):
   .once FILE                send only the next result to FILE
   .nullvalue TEXT           how NULL is shown in text formats
   .maxrows N                table mode: show at most N rows (0: all)
+  .maxcolwidth N            table mode: cut cell lines after N characters (0: never)
   .progress on|off          progress bar on a terminal for statements over a second
   .quit, .exit, \\q          leave the shell (or Ctrl-D)";
 
@@ -50,6 +51,7 @@ pub enum Command {
     Once(PathBuf),
     NullValue(String),
     MaxRows(String),
+    MaxColWidth(String),
     Quit,
     /// A dot command that is unknown or has bad arguments: the error message.
     Invalid(String),
@@ -183,6 +185,8 @@ pub fn parse(line: &str) -> Option<Command> {
         (".nullvalue", text) => Command::NullValue(text.unwrap_or_default()),
         (".maxrows", Some(n)) => Command::MaxRows(n),
         (".maxrows", None) => Command::Invalid("usage: .maxrows N".to_string()),
+        (".maxcolwidth", Some(n)) => Command::MaxColWidth(n),
+        (".maxcolwidth", None) => Command::Invalid("usage: .maxcolwidth N".to_string()),
         (".quit" | ".exit" | "\\q", None) => Command::Quit,
         _ => Command::Invalid(format!("unknown command {line}; type .help for help")),
     })
@@ -252,6 +256,10 @@ pub async fn run(session: &mut Session, command: Command) {
         Command::MaxRows(n) => match n.parse::<usize>() {
             Ok(n) => session.render.max_rows = n,
             Err(_) => session.report_error(&format!("usage: .maxrows N (got {n})")),
+        },
+        Command::MaxColWidth(n) => match n.parse::<usize>() {
+            Ok(n) => session.render.max_width = n,
+            Err(_) => session.report_error(&format!("usage: .maxcolwidth N (got {n})")),
         },
         Command::Quit => session.quit = true,
         Command::Invalid(message) => session.report_error(&message),

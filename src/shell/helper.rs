@@ -108,6 +108,7 @@ const KEYWORDS: &[&str] = &[
 const DOT_COMMANDS: &[&str] = &[
     ".exit",
     ".help",
+    ".maxcolwidth",
     ".maxrows",
     ".mode",
     ".nullvalue",
@@ -526,7 +527,11 @@ mod tests {
         assert_eq!(words(".ti"), (0, vec![".timer".to_string()]));
         assert_eq!(
             words("  .m").1,
-            vec![".maxrows".to_string(), ".mode".to_string()]
+            vec![
+                ".maxcolwidth".to_string(),
+                ".maxrows".to_string(),
+                ".mode".to_string()
+            ]
         );
         assert_eq!(complete(".read sc", 8, &schema()), Completion::Path);
         assert_eq!(

@@ -2,9 +2,11 @@
 //!
 //! Installed once at start; from then on SIGINT no longer kills the process. What a Ctrl-C
 //! does depends on where it lands:
-//! - a statement is running: it is cancelled (the scan stops) and the statements queued behind
-//!   it in the same input are skipped; the REPL then prompts again, a script exits 130;
-//! - a script is between statements (reading stdin, printing): the shell exits 130 at once,
+//! - a statement is running or printing its rows (they stream, see `print.rs`): it is
+//!   cancelled (the scan stops) and the statements queued behind it in the same input are
+//!   skipped; the REPL then prompts again, a script exits 130;
+//! - a script is between statements (reading stdin, printing a dot command's output): the
+//!   shell exits 130 at once,
 //!   like a shell killed by SIGINT (every acknowledged write is already durable);
 //! - the REPL is at its prompt: the line editor reads Ctrl-C as a key and clears the line.
 

@@ -151,6 +151,7 @@ fn text_formats_with_options() {
         null: Some("-".into()),
         max_rows: 0,
         width: None,
+        max_width: 0,
     };
     let tsv = render(OutputFormat::Tsv, &schema, &batches, &options).unwrap();
     assert_eq!(
@@ -236,4 +237,145 @@ fn wide_tables_wrap_to_the_width() {
     )
     .unwrap();
     assert!(text.lines().any(|line| line.contains(&long)));
+}
+
+/// Every format writes the same text whatever the batch boundaries (empty batches included),
+/// and the streaming formats return a batch's rows as soon as it is written.
+#[test]
+fn batch_boundaries_do_not_change_the_text() {
+    let (schema, batches) = sample();
+    let whole = &batches[0];
+    let split = vec![
+        RecordBatch::new_empty(schema.clone()),
+        whole.slice(0, 1),
+        whole.slice(1, 2),
+        RecordBatch::new_empty(schema.clone()),
+        whole.slice(3, 1),
+    ];
+    for max_rows in [0, 3] {
+        let options = RenderOptions {
+            null: None,
+            max_rows,
+            width: None,
+            max_width: 0,
+        };
+        for format in [
+            OutputFormat::Table,
+            OutputFormat::Csv,
+            OutputFormat::Json,
+            OutputFormat::Tsv,
+            OutputFormat::Jsonl,
+            OutputFormat::Markdown,
+            OutputFormat::Line,
+        ] {
+            let one = render(format, &schema, &batches, &options).unwrap();
+            let many = render(format, &schema, &split, &options).unwrap();
+            assert_eq!(one, many, "{format:?}, max_rows {max_rows}");
+        }
+    }
+    for format in [
+        OutputFormat::Csv,
+        OutputFormat::Json,
+        OutputFormat::Tsv,
+        OutputFormat::Jsonl,
+        OutputFormat::Line,
+    ] {
+        let mut writer = ResultWriter::new(format, schema.clone(), &RenderOptions::default());
+        let first = writer.write(&split[1]).unwrap();
+        assert!(first.contains("a,b"), "{format:?}: {first}");
+        let second = writer.write(&split[2]).unwrap();
+        assert!(second.contains("say"), "{format:?}: {second}");
+        assert!(!second.contains("a,b"), "{format:?}: {second}");
+    }
+    let mut writer = ResultWriter::new(OutputFormat::Table, schema.clone(), &Default::default());
+    assert_eq!(writer.write(&split[1]).unwrap(), "");
+}
+
+/// The table collector keeps the first and last rows of many batches and counts the rest.
+#[test]
+fn table_collector_keeps_head_and_tail_of_many_batches() {
+    let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+    let batch = |start: i64, len: i64| {
+        RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(Int64Array::from_iter_values(start..start + len))],
+        )
+        .unwrap()
+    };
+    let mut rows = table::TableCollector::new(5);
+    for i in 0..10 {
+        rows.push(&batch(i * 3, 3));
+    }
+    assert_eq!(rows.total(), 30);
+    let text = rows.render(&schema, "NULL", None, 0).unwrap();
+    let shown: Vec<&str> = text
+        .lines()
+        .filter(|line| line.starts_with("| "))
+        .map(|line| line.trim_matches(|c| c == '|' || c == ' '))
+        .collect();
+    assert_eq!(shown, ["n", "0", "1", "2", "...", "28", "29"], "{text}");
+    assert!(text.ends_with("(30 rows, 25 rows hidden; `.maxrows 0` shows all)\n"));
+    // One large batch: the tail is a slice of it.
+    let mut rows = table::TableCollector::new(4);
+    rows.push(&batch(0, 1000));
+    rows.push(&batch(1000, 1));
+    let text = rows.render(&schema, "NULL", None, 0).unwrap();
+    assert!(
+        text.contains("| 1    |\n| ...  |\n| 999  |\n| 1000 |"),
+        "{text}"
+    );
+    // `max_rows` 1: the first row only.
+    let mut rows = table::TableCollector::new(1);
+    rows.push(&batch(0, 3));
+    let text = rows.render(&schema, "NULL", None, 0).unwrap();
+    assert!(text.contains("| 0   |\n| ... |\n+"), "{text}");
+    assert!(text.contains("2 rows hidden"), "{text}");
+}
+
+#[test]
+fn table_cells_are_cut_at_max_width() {
+    assert_eq!(table::cut("abcdef", 5), "abcd…");
+    assert_eq!(table::cut("abcde", 5), "abcde");
+    assert_eq!(table::cut("", 5), "");
+    assert_eq!(table::cut("ab", 1), "…");
+    assert_eq!(table::cut("a", 1), "a");
+    assert_eq!(table::cut("abcdefg\nxy\n123456\n", 4), "abc…\nxy\n123…\n");
+    assert_eq!(table::cut("äöüßéèê", 6), "äöüßé…");
+    // At most MAX_CELL_LINES lines, then one `…` line; a trailing newline is kept.
+    let lines = "l\n".repeat(table::MAX_CELL_LINES);
+    assert_eq!(table::cut(&lines, 10), lines);
+    let more = format!("{lines}more");
+    assert_eq!(table::cut(&more, 10), format!("{lines}…"));
+
+    let long = "x".repeat(5_000_000);
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("s", DataType::Utf8, false),
+        Field::new("t", DataType::Utf8, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(vec![long.as_str()])),
+            Arc::new(StringArray::from(vec!["ok"])),
+        ],
+    )
+    .unwrap();
+    let options = RenderOptions {
+        max_width: 20,
+        ..RenderOptions::default()
+    };
+    let text = render(
+        OutputFormat::Table,
+        &schema,
+        std::slice::from_ref(&batch),
+        &options,
+    )
+    .unwrap();
+    assert!(
+        text.contains(&format!("| {}… | ok |", "x".repeat(19))),
+        "{text}"
+    );
+    // The machine-readable formats print the value whole.
+    let csv = render(OutputFormat::Csv, &schema, &[batch], &options).unwrap();
+    assert_eq!(csv, format!("s,t\n{long},ok\n"));
 }
