@@ -34,6 +34,7 @@ use crate::engine::metadata::{OpType, RegionId, RegionMetadataRef, SequenceNumbe
 pub use crate::engine::read::predicate::TagFilter;
 use crate::engine::time_range::TimeRange;
 use crate::engine::wal::{Wal, WalEntry};
+use crate::engine::write_buffer::{FlushGuard, WriteBufferManagerRef};
 use version::{VersionControl, VersionRef};
 
 /// At most this many frozen memtables wait for flush; a write beyond it flushes first
@@ -81,6 +82,9 @@ pub struct RegionOptions {
     pub auto_flush_interval: Duration,
     /// SST bytes and metadata cache, shared by the engine's regions; scans read through it.
     pub sst_cache: Arc<crate::engine::cache::SstCache>,
+    /// The engine's write buffer: memtables reserve their bytes in it, writes wait in it
+    /// while it is full.
+    pub write_buffer: WriteBufferManagerRef,
 }
 
 #[derive(Debug)]
@@ -124,6 +128,9 @@ pub struct Region {
     options: RegionOptions,
     /// Set by [`Region::close`]: background flushes and compactions no longer start.
     pub(crate) closed: std::sync::atomic::AtomicBool,
+    /// Set while a flush the write buffer asked for runs
+    /// ([`Region::schedule_engine_flush`]), so it picks the region only once.
+    engine_flush_pending: std::sync::atomic::AtomicBool,
 }
 
 impl Region {
@@ -170,6 +177,11 @@ impl Region {
             return Ok(0);
         }
         validate_batch(&self.metadata(), &batch, op_type)?;
+        // Stalls (holding no lock) while the engine's memtables are over budget.
+        self.options
+            .write_buffer
+            .admit(self.region_id, batch.get_array_memory_size())
+            .await?;
         if self.version.current().immutables.len() >= MAX_IMMUTABLE_MEMTABLES {
             self.flush_immutables().await?;
         }
@@ -221,6 +233,7 @@ impl Region {
                 self.schedule_flush();
             }
         }
+        self.options.write_buffer.maybe_flush_engine();
         Ok(rows)
     }
 
@@ -241,8 +254,13 @@ impl Region {
         self.wal.roll().await?;
         let id = writer.next_memtable_id;
         writer.next_memtable_id += 1;
-        self.version
-            .freeze(Arc::new(Memtable::new(id, version.metadata.clone())));
+        self.version.freeze(Arc::new(Memtable::new_tracked(
+            id,
+            version.metadata.clone(),
+            Some(self.options.write_buffer.clone()),
+        )));
+        // No insert is in flight (gate held): its bytes are final until the flush frees them.
+        version.mutable.on_freeze();
         Ok(())
     }
 
@@ -275,7 +293,10 @@ impl Region {
 
     fn schedule_flush(self: &Arc<Self>) {
         let region = self.clone();
+        // Counted as running from now, so a write stalled on the write buffer waits for it.
+        let running = self.options.write_buffer.begin_flush();
         tokio::spawn(async move {
+            let _running = running;
             match region.flush_immutables().await {
                 Ok(()) | Err(crate::engine::Error::ShuttingDown(_)) => {}
                 Err(e) => log::error!(
@@ -292,6 +313,36 @@ impl Region {
     /// Storage, SST or manifest errors; the old files stay in place then.
     pub async fn compact(self: &Arc<Self>) -> Result<()> {
         crate::engine::compaction::compact_region(self).await
+    }
+
+    /// Whether a flush asked for by the write buffer is running.
+    pub(crate) fn engine_flush_pending(&self) -> bool {
+        self.engine_flush_pending
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Freezes and flushes the region in the background because the engine's write buffer
+    /// is over its limits (mito2's `FlushReason::EngineFull`); `running` counts it as a
+    /// running flush until it ends. Does nothing if such a flush is already running.
+    pub(crate) fn schedule_engine_flush(self: &Arc<Self>, running: FlushGuard) {
+        use std::sync::atomic::Ordering;
+        if self.engine_flush_pending.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let region = self.clone();
+        tokio::spawn(async move {
+            let result = region.flush().await;
+            // Cleared before `running` wakes stalled writes, so they may pick it again.
+            region.engine_flush_pending.store(false, Ordering::Release);
+            match &result {
+                Ok(()) | Err(crate::engine::Error::ShuttingDown(_)) => {}
+                Err(e) => log::error!(
+                    "write-buffer flush of region {} failed: {e}",
+                    region.region_id
+                ),
+            }
+            running.finish(&result);
+        });
     }
 
     /// Whether [`Region::close`] was called.
