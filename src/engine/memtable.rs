@@ -19,7 +19,9 @@
 //!
 //! A memtable is mutable until the region freezes it (it then only serves reads until it is
 //! flushed to an SST). [`Memtable::size_bytes`] counts the heap bytes it allocated: vector
-//! capacities, key bytes, series and map entries.
+//! capacities, key bytes, series and map entries; a memtable made with
+//! [`Memtable::new_tracked`] reports every increase to the engine's write buffer
+//! ([`crate::engine::write_buffer::MemtableTracker`]).
 
 pub mod iter;
 mod series;

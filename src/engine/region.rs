@@ -1,13 +1,15 @@
 //! A region: one LSM tree (WAL, memtables, SSTs, manifest) holding rows of one schema in the
 //! row model `tag..., ts -> field...` (mito2's `MitoRegion`).
 //!
-//! Write path: validate → take the writer lock → assign sequences → submit to the WAL →
+//! Write path: validate → wait for room in the engine's write buffer (no lock held;
+//! [`crate::engine::write_buffer`]) → take the writer lock → assign sequences → submit to the WAL →
 //! release the lock → wait for the fsync (writes waiting together share one: group commit)
 //! → wait until every earlier sequence is inserted → insert into the mutable memtable →
 //! advance the committed sequence (scans see memtable rows only up to it, so never half a
 //! write). A write is acknowledged only after that, so acknowledged means durable. When the mutable memtable passes its size
 //! limit it is frozen (and the WAL rolled to a new segment) under the writer lock, and a
-//! background flush turns it into an SST.
+//! background flush turns it into an SST. After each write the engine's write buffer may
+//! freeze and flush the regions with the largest memtables.
 //!
 //! Lock order: `writer` before `insert_gate` (a write holds the gate's read side while it
 //! waits for its turn on the committed sequence), `flush_lock` before `manifest`; `VersionControl`'s lock is
@@ -154,7 +156,8 @@ impl Region {
     ///
     /// # Errors
     /// [`crate::engine::Error::InvalidWrite`] if the batch does not fit the schema (nothing
-    /// is written), WAL errors (the WAL is then poisoned and refuses later writes).
+    /// is written), [`crate::engine::Error::WriteBufferFull`] if the engine's memtable budget
+    /// cannot take it (nothing is written; see [`crate::engine::write_buffer`]), WAL errors (the WAL is then poisoned and refuses later writes).
     ///
     /// Cancel-safe: if the future is dropped after the batch was handed to the WAL, the write
     /// still completes (WAL and memtable) in the background; before that, nothing is written.
@@ -331,7 +334,12 @@ impl Region {
         }
         let region = self.clone();
         tokio::spawn(async move {
-            let result = region.flush().await;
+            // A region closed (dropped) meanwhile has nothing to free here.
+            let result = if region.is_closed() {
+                Ok(())
+            } else {
+                region.flush().await
+            };
             // Cleared before `running` wakes stalled writes, so they may pick it again.
             region.engine_flush_pending.store(false, Ordering::Release);
             match &result {

@@ -16,8 +16,8 @@
 //! 0 disables all of it):
 //! - *Flush* ([`WriteBufferManager::should_flush_engine`]): when `mutable >= budget / 2` or
 //!   `used >= budget`, after a write, the regions with the most memtable bytes are flushed
-//!   first until the bytes left reach below `budget / 2` (at least one region; regions whose
-//!   engine flush is already running are skipped). Per-region triggers (size, age, manual,
+//!   first until the bytes left (less those of regions whose engine flush already runs,
+//!   which are not picked again) are below `budget / 2`. Per-region triggers (size, age, manual,
 //!   too many frozen memtables) work as before.
 //! - *Stall* ([`WriteBufferManager::admit`]): a write is admitted when `used < budget` and
 //!   `used + estimate <= 2 * budget` (the hard cap, mito2's default
@@ -257,24 +257,25 @@ impl WriteBufferManager {
             Err(_) => return,
         };
         drop(regions);
-        let candidates: Vec<(RegionId, usize)> = open
-            .iter()
-            .filter(|r| !r.is_closed() && !r.engine_flush_pending())
-            .filter_map(|r| {
-                let version = r.version();
-                let has_rows = !version.mutable.is_empty() || !version.immutables.is_empty();
-                has_rows.then(|| {
-                    let bytes = version.mutable.size_bytes()
-                        + version
-                            .immutables
-                            .iter()
-                            .map(|m| m.size_bytes())
-                            .sum::<usize>();
-                    (r.region_id(), bytes)
-                })
-            })
-            .collect();
-        let picked = pick_flushes(candidates, self.memory_usage(), self.mutable_limit);
+        let mut candidates = Vec::new();
+        // Bytes the engine flushes already running will free.
+        let mut being_freed = 0usize;
+        for region in open.iter().filter(|r| !r.is_closed()) {
+            let version = region.version();
+            let bytes = version.mutable.size_bytes()
+                + version
+                    .immutables
+                    .iter()
+                    .map(|m| m.size_bytes())
+                    .sum::<usize>();
+            if region.engine_flush_pending() {
+                being_freed += bytes;
+            } else if !version.mutable.is_empty() || !version.immutables.is_empty() {
+                candidates.push((region.region_id(), bytes));
+            }
+        }
+        let usage = self.memory_usage().saturating_sub(being_freed);
+        let picked = pick_flushes(candidates, usage, self.mutable_limit);
         for id in picked {
             if let Some(region) = open.iter().find(|r| r.region_id() == id) {
                 log::debug!(
@@ -289,8 +290,9 @@ impl WriteBufferManager {
 }
 
 /// Which regions to flush, largest first: `candidates` are `(region, memtable bytes)`,
-/// `usage` the bytes used now; regions are taken until the bytes left are below `target`
-/// (at least one). Ties go to the smaller region id, so the order is deterministic.
+/// `usage` the bytes used now (less what running flushes free); regions are taken while the
+/// bytes left are at or above `target`. Ties go to the smaller region id, so the order is
+/// deterministic.
 pub(crate) fn pick_flushes(
     mut candidates: Vec<(RegionId, usize)>,
     usage: usize,
@@ -300,7 +302,7 @@ pub(crate) fn pick_flushes(
     let mut left = usage;
     let mut picked = Vec::new();
     for (id, bytes) in candidates {
-        if !picked.is_empty() && left < target {
+        if left < target {
             break;
         }
         picked.push(id);

@@ -73,8 +73,9 @@ fn largest_regions_are_flushed_first_until_under_target() {
         pick_flushes(candidates.clone(), 1200, 500),
         vec![r(2), r(3)]
     );
-    // Already under the target (a stall by total bytes): still the largest one.
-    assert_eq!(pick_flushes(candidates.clone(), 100, 500), vec![r(2)]);
+    // Already under the target (running flushes free enough): none.
+    assert!(pick_flushes(candidates.clone(), 499, 500).is_empty());
+    assert_eq!(pick_flushes(candidates.clone(), 500, 500), vec![r(2)]);
     // Never enough: every region.
     assert_eq!(
         pick_flushes(candidates, 10_000, 500),
