@@ -195,7 +195,8 @@ impl Engine {
     }
 
     /// Opens an existing region: loads its manifest and replays its WAL. Returns the open
-    /// region if it already is.
+    /// region if it already is. If the replayed rows take the engine's write buffer over its
+    /// limits, the largest regions are flushed in the background.
     ///
     /// # Errors
     /// [`Error::RegionNotFound`]; corruption and storage errors naming the file.
@@ -210,7 +211,9 @@ impl Engine {
             self.region_options(),
         )
         .await?;
-        Ok(self.insert(Arc::new(region)))
+        let region = self.insert(Arc::new(region));
+        self.write_buffer.maybe_flush_engine();
+        Ok(region)
     }
 
     /// Closes (if open) and deletes a region with all its files: manifest and SSTs, then

@@ -73,6 +73,9 @@ pub struct WriteBufferManager {
     peak: AtomicUsize,
     /// Writes waiting in [`WriteBufferManager::admit`] now.
     stalled: watch::Sender<usize>,
+    /// Writes that ever waited (mito2's `WRITE_STALL_TOTAL`) and were rejected.
+    stalls_total: AtomicU64,
+    rejects_total: AtomicU64,
     /// Woken when memory is freed or a flush ends.
     changed: Notify,
     /// The engine's regions, to pick flushes from.
@@ -93,6 +96,8 @@ impl WriteBufferManager {
             flush_failures: AtomicU64::new(0),
             peak: AtomicUsize::new(0),
             stalled: watch::Sender::new(0),
+            stalls_total: AtomicU64::new(0),
+            rejects_total: AtomicU64::new(0),
             changed: Notify::new(),
             regions,
         }
@@ -126,6 +131,16 @@ impl WriteBufferManager {
     /// Writes waiting for room now; a receiver to watch the count.
     pub fn stalled_writes(&self) -> watch::Receiver<usize> {
         self.stalled.subscribe()
+    }
+
+    /// Writes that had to wait for room, since the manager was created.
+    pub fn stalls_total(&self) -> u64 {
+        self.stalls_total.load(Ordering::Acquire)
+    }
+
+    /// Writes rejected with [`Error::WriteBufferFull`], since the manager was created.
+    pub fn rejects_total(&self) -> u64 {
+        self.rejects_total.load(Ordering::Acquire)
     }
 
     /// Waits until no flush runs (flushes started meanwhile included).
@@ -197,12 +212,15 @@ impl WriteBufferManager {
         if self.budget == 0 {
             return Ok(());
         }
-        let full = |reason: &'static str| Error::WriteBufferFull {
-            region_id,
-            requested: estimate,
-            used: self.memory_usage(),
-            budget: self.budget,
-            reason,
+        let full = |reason: &'static str| {
+            self.rejects_total.fetch_add(1, Ordering::AcqRel);
+            Error::WriteBufferFull {
+                region_id,
+                requested: estimate,
+                used: self.memory_usage(),
+                budget: self.budget,
+                reason,
+            }
         };
         if estimate > self.hard_cap {
             return Err(full(
@@ -232,6 +250,7 @@ impl WriteBufferManager {
                     "write to region {region_id} stalls: {used} of {} write buffer bytes used",
                     self.budget
                 );
+                self.stalls_total.fetch_add(1, Ordering::AcqRel);
                 stalled = Some(StallCount::new(&self.stalled));
             }
             changed.await;

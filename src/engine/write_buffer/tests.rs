@@ -102,6 +102,7 @@ async fn write_stalls_while_full_and_proceeds_when_a_flush_frees_memory() {
     memtable.on_free();
     admit.await.unwrap();
     assert_eq!(*stalled.borrow(), 0);
+    assert_eq!((m.stalls_total(), m.rejects_total()), (1, 0));
     drop(flush);
     assert_eq!(m.flushes_in_flight(), 0);
 }
@@ -153,6 +154,7 @@ async fn write_is_rejected_when_it_cannot_fit() {
         matches!(err, Error::WriteBufferFull { reason, .. } if reason.contains("flush failed")),
         "{err}"
     );
+    assert_eq!((m.stalls_total(), m.rejects_total()), (1, 3));
 }
 
 fn metadata_for(table: u32) -> RegionMetadata {
@@ -299,6 +301,36 @@ async fn engine_rejects_a_write_larger_than_the_hard_cap() {
     assert_eq!(
         scan_cpu_rows(&region, ScanRequest::default()).await.len(),
         4
+    );
+    engine.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn replay_over_the_budget_is_flushed_after_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = EngineOptions::new(dir.path());
+    options.write_buffer_bytes = 0;
+    let engine = Engine::open(options.clone()).await.unwrap();
+    let region = engine.create_region(metadata_for(1)).await.unwrap();
+    for i in 0..10 {
+        region.write(rows(10, 500, i * 500)).await.unwrap();
+    }
+    let bytes = memtable_bytes(&region);
+    engine.close().await.unwrap();
+    drop(engine);
+
+    options.write_buffer_bytes = bytes;
+    let engine = Engine::open(options).await.unwrap();
+    let region = engine.open_region(RegionId::new(1, 0)).await.unwrap();
+    engine.write_buffer().wait_for_flushes().await;
+    assert!(
+        !region.version().files.is_empty(),
+        "the replayed memtable was flushed"
+    );
+    assert!(engine.write_buffer().memory_usage() < bytes / 2);
+    assert_eq!(
+        scan_cpu_rows(&region, ScanRequest::default()).await.len(),
+        5000
     );
     engine.close().await.unwrap();
 }
