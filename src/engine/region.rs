@@ -2,8 +2,8 @@
 //! row model `tag..., ts -> field...` (mito2's `MitoRegion`).
 //!
 //! Write path: validate → wait for room in the engine's write buffer (no lock held;
-//! [`crate::engine::write_buffer`]) → take the writer lock → assign sequences → submit to the WAL →
-//! release the lock → wait for the fsync (writes waiting together share one: group commit)
+//! [`crate::engine::write_buffer`]) → take the writer lock → assign sequences → submit to
+//! the WAL → release the lock → wait for the fsync (writes waiting together share one: group commit)
 //! → wait until every earlier sequence is inserted → insert into the mutable memtable →
 //! advance the committed sequence (scans see memtable rows only up to it, so never half a
 //! write). A write is acknowledged only after that, so acknowledged means durable. When the mutable memtable passes its size
@@ -157,7 +157,8 @@ impl Region {
     /// # Errors
     /// [`crate::engine::Error::InvalidWrite`] if the batch does not fit the schema (nothing
     /// is written), [`crate::engine::Error::WriteBufferFull`] if the engine's memtable budget
-    /// cannot take it (nothing is written; see [`crate::engine::write_buffer`]), WAL errors (the WAL is then poisoned and refuses later writes).
+    /// cannot take it (nothing is written; see [`crate::engine::write_buffer`]), WAL errors
+    /// (the WAL is then poisoned and refuses later writes).
     ///
     /// Cancel-safe: if the future is dropped after the batch was handed to the WAL, the write
     /// still completes (WAL and memtable) in the background; before that, nothing is written.
