@@ -108,7 +108,16 @@ impl Database {
     /// [`Error::Locked`] if another process has it open, [`Error::Io`] if the directory or
     /// lock file cannot be created, catalog or engine errors if recovery fails.
     pub async fn open(path: impl AsRef<Path>) -> Result<Database> {
-        let data_dir = path.as_ref().to_path_buf();
+        Self::open_with(EngineOptions::new(path.as_ref())).await
+    }
+
+    /// Opens the database in `options.data_dir` with these engine options (budgets such as
+    /// `write_buffer_bytes`, `sst_data_cache_bytes`); otherwise as [`Database::open`].
+    ///
+    /// # Errors
+    /// As [`Database::open`].
+    pub async fn open_with(options: EngineOptions) -> Result<Database> {
+        let data_dir = options.data_dir.clone();
         std::fs::create_dir_all(&data_dir).map_err(|source| Error::Io {
             op: "create data directory",
             path: data_dir.clone(),
@@ -138,7 +147,7 @@ impl Database {
             });
         }
 
-        let engine = Arc::new(Engine::open(EngineOptions::new(&data_dir)).await?);
+        let engine = Arc::new(Engine::open(options).await?);
         let storage = ObjectStorage::local(&data_dir).map_err(crate::catalog::Error::from)?;
         let catalog = Catalog::open(engine.clone(), storage).await?;
 

@@ -15,14 +15,14 @@ pub mod read;
 pub mod sst;
 pub mod time_range;
 pub mod wal;
+pub mod write_buffer;
 
 pub mod region;
 
 pub use error::{Error, Result};
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use io::ObjectStorage;
@@ -46,7 +46,18 @@ pub struct EngineOptions {
     /// Budget of the SST metadata cache: parsed Parquet footers and page indexes. Default
     /// 64 MiB; 0 disables it.
     pub sst_meta_cache_bytes: u64,
+    /// Budget of the write buffer: memtable bytes (mutable and frozen, as
+    /// [`memtable::Memtable::size_bytes`] counts them) of all regions together
+    /// ([`write_buffer::WriteBufferManager`]). At half of it the largest regions are flushed;
+    /// at all of it writes stall until a flush frees memory; a write that cannot fit is
+    /// rejected with [`Error::WriteBufferFull`]. Default 512 MiB; 0 disables it (only the
+    /// per-region limits apply).
+    pub write_buffer_bytes: usize,
 }
+
+/// Default [`EngineOptions::write_buffer_bytes`]: 512 MiB, room for eight regions at the
+/// default `memtable_size_limit_bytes` before writes stall (mito2 defaults to 1 GiB).
+pub const DEFAULT_WRITE_BUFFER_BYTES: usize = 512 << 20;
 
 impl EngineOptions {
     /// Defaults for a database in `data_dir`.
@@ -57,6 +68,7 @@ impl EngineOptions {
             auto_flush_interval: Duration::from_secs(300),
             sst_data_cache_bytes: cache::DEFAULT_DATA_CACHE_BYTES,
             sst_meta_cache_bytes: cache::DEFAULT_META_CACHE_BYTES,
+            write_buffer_bytes: DEFAULT_WRITE_BUFFER_BYTES,
         }
     }
 }
@@ -69,10 +81,11 @@ impl EngineOptions {
 /// `regions/{region}/`.
 #[derive(Debug)]
 pub struct Engine {
-    regions: Arc<RwLock<HashMap<RegionId, RegionRef>>>,
+    regions: Arc<write_buffer::RegionMap>,
     options: Arc<EngineOptions>,
     storage: ObjectStorage,
     cache: Arc<cache::SstCache>,
+    write_buffer: write_buffer::WriteBufferManagerRef,
     timer: tokio::task::JoinHandle<()>,
 }
 
@@ -87,7 +100,11 @@ impl Engine {
     /// [`Error::Storage`] if the directory cannot be used.
     pub async fn open(options: EngineOptions) -> Result<Engine> {
         let storage = ObjectStorage::local(&options.data_dir)?;
-        let regions: Arc<RwLock<HashMap<RegionId, RegionRef>>> = Arc::default();
+        let regions: Arc<write_buffer::RegionMap> = Arc::default();
+        let write_buffer = Arc::new(write_buffer::WriteBufferManager::new(
+            options.write_buffer_bytes,
+            Arc::downgrade(&regions),
+        ));
         let timer_regions = Arc::downgrade(&regions);
         let timer = tokio::spawn(async move {
             let mut tick = tokio::time::interval(TIMER_TICK);
@@ -118,6 +135,7 @@ impl Engine {
             options: Arc::new(options),
             storage,
             cache,
+            write_buffer,
             timer,
         })
     }
@@ -127,7 +145,14 @@ impl Engine {
             memtable_size_limit_bytes: self.options.memtable_size_limit_bytes,
             auto_flush_interval: self.options.auto_flush_interval,
             sst_cache: self.cache.clone(),
+            write_buffer: self.write_buffer.clone(),
         }
+    }
+
+    /// The write buffer shared by the engine's regions: memtable bytes in use, mutable
+    /// bytes, flushes running.
+    pub fn write_buffer(&self) -> &write_buffer::WriteBufferManagerRef {
+        &self.write_buffer
     }
 
     /// Hit, miss, byte and eviction counters and current sizes of the SST cache shared by
@@ -170,7 +195,8 @@ impl Engine {
     }
 
     /// Opens an existing region: loads its manifest and replays its WAL. Returns the open
-    /// region if it already is.
+    /// region if it already is. If the replayed rows take the engine's write buffer over its
+    /// limits, the largest regions are flushed in the background.
     ///
     /// # Errors
     /// [`Error::RegionNotFound`]; corruption and storage errors naming the file.
@@ -185,7 +211,9 @@ impl Engine {
             self.region_options(),
         )
         .await?;
-        Ok(self.insert(Arc::new(region)))
+        let region = self.insert(Arc::new(region));
+        self.write_buffer.maybe_flush_engine();
+        Ok(region)
     }
 
     /// Closes (if open) and deletes a region with all its files: manifest and SSTs, then

@@ -73,6 +73,36 @@ struct Args {
     /// Neither read nor write the REPL history file.
     #[arg(long)]
     no_history: bool,
+
+    /// Memtable budget shared by all tables: at half of it the largest tables are flushed,
+    /// at all of it writes wait for a flush, and a write that cannot fit fails. SIZE is bytes
+    /// or a number with KiB, MiB or GiB (also K, M, G; powers of 1024); 0 disables the
+    /// budget. Default 512MiB.
+    #[arg(long = "write-buffer-size", value_name = "SIZE", value_parser = parse_size)]
+    write_buffer_size: Option<usize>,
+}
+
+/// Parses a byte size: `1048576`, `64KiB`, `512MiB`, `1GiB` (also `K`, `M`, `G`, `KB`, `MB`,
+/// `GB`, any case; all powers of 1024).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: usize = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (expected e.g. 1048576, 64MiB, 1GiB)"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        other => return Err(format!("unknown size unit `{other}` (use KiB, MiB or GiB)")),
+    };
+    number
+        .checked_mul(1usize << shift)
+        .ok_or_else(|| format!("`{text}` is too large"))
 }
 
 /// Where the REPL keeps its history: `--no-history`, then `--history-file`, then
@@ -121,6 +151,7 @@ fn main() -> ExitCode {
         format: args.format,
         bail: args.bail,
         slt_files: args.slt_files,
+        write_buffer_bytes: args.write_buffer_size,
     };
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -256,6 +287,31 @@ mod tests {
                 .try_get_matches_from(["tsdb-shell", "--no-history", "--history-file", "x"])
                 .is_err()
         );
+    }
+
+    #[test]
+    fn write_buffer_size_accepts_bytes_and_binary_units() {
+        assert_eq!(parse(&["tsdb-shell"]).0.write_buffer_size, None);
+        for (text, bytes) in [
+            ("0", 0),
+            ("1048576", 1 << 20),
+            ("64KiB", 64 << 10),
+            ("256MiB", 256 << 20),
+            ("256m", 256 << 20),
+            ("2GiB", 2 << 30),
+            ("3 MB", 3 << 20),
+        ] {
+            let (args, _) = parse(&["tsdb-shell", "--write-buffer-size", text]);
+            assert_eq!(args.write_buffer_size, Some(bytes), "{text}");
+        }
+        for bad in ["", "MiB", "12XB", "-1", "99999999999999999999GiB"] {
+            assert!(
+                <Args as clap::CommandFactory>::command()
+                    .try_get_matches_from(["tsdb-shell", "--write-buffer-size", bad])
+                    .is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

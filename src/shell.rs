@@ -68,6 +68,8 @@ pub struct ShellOptions {
     pub slt_files: Vec<PathBuf>,
     /// The REPL's history file.
     pub history: History,
+    /// `--write-buffer-size`: the engine's memtable budget in bytes (`None`: the default).
+    pub write_buffer_bytes: Option<usize>,
 }
 
 /// Runs the shell and returns the process exit status.
@@ -75,7 +77,11 @@ pub async fn run(options: ShellOptions) -> ExitCode {
     if !options.slt_files.is_empty() {
         return run_slt(&options).await;
     }
-    let db = match Database::open(&options.data_dir)
+    let mut engine_options = tsdb::engine::EngineOptions::new(&options.data_dir);
+    if let Some(bytes) = options.write_buffer_bytes {
+        engine_options.write_buffer_bytes = bytes;
+    }
+    let db = match Database::open_with(engine_options)
         .await
         .with_context(|| format!("cannot open database {}", options.data_dir.display()))
     {

@@ -309,6 +309,44 @@ fn unopenable_data_dir_fails_with_one_error_line() {
 }
 
 #[test]
+fn write_buffer_size_flag_sets_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut script = format!("{CREATE_CPU}\n");
+    for i in 0..20 {
+        let values: Vec<String> = (0..200)
+            .map(|j| format!("('h{}', {}, 0.5)", j % 10, (i * 200 + j) * 1000))
+            .collect();
+        script.push_str(&format!("INSERT INTO cpu VALUES {};\n", values.join(", ")));
+    }
+    run(dir.path(), &["--write-buffer-size", "32KiB"], &script).assert_ok();
+    let files = std::fs::read_dir(dir.path().join("regions"))
+        .unwrap()
+        .flatten()
+        .flat_map(|region| {
+            std::fs::read_dir(region.path().join("sst"))
+                .unwrap()
+                .flatten()
+        })
+        .count();
+    assert!(files > 0, "the 32 KiB budget flushed while inserting");
+    assert_eq!(
+        query_csv(dir.path(), "SELECT count(*) AS n FROM cpu"),
+        "n\n4000\n"
+    );
+    let result = run(
+        dir.path(),
+        &["--write-buffer-size", "lots", "-c", "SELECT 1"],
+        "",
+    );
+    assert_eq!(result.code, 2, "{}", result.stderr);
+    assert!(
+        result.stderr.contains("--write-buffer-size"),
+        "{}",
+        result.stderr
+    );
+}
+
+#[test]
 fn restart_keeps_data() {
     let dir = tempfile::tempdir().unwrap();
     let setup =

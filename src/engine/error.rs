@@ -41,6 +41,24 @@ pub enum Error {
     #[error("invalid write to region {region_id}: {reason}")]
     InvalidWrite { region_id: RegionId, reason: String },
 
+    /// The engine's write buffer (the memtable budget shared by all regions,
+    /// `EngineOptions::write_buffer_bytes`) cannot take the write; nothing of it was
+    /// written. See `engine/write_buffer.rs` for the policy.
+    #[error(
+        "write to region {region_id} rejected: the write buffer holds {used} of its {budget} byte budget (write_buffer_bytes) and {reason}; the write needs about {requested} bytes"
+    )]
+    WriteBufferFull {
+        region_id: RegionId,
+        /// Estimated bytes of the write.
+        requested: usize,
+        /// Memtable bytes in use when it was rejected.
+        used: usize,
+        /// The budget in bytes.
+        budget: usize,
+        /// Why it cannot wait for room.
+        reason: &'static str,
+    },
+
     /// An Arrow compute or conversion failed while `context`.
     #[error("{context}: {source}")]
     Arrow {

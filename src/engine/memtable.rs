@@ -19,7 +19,9 @@
 //!
 //! A memtable is mutable until the region freezes it (it then only serves reads until it is
 //! flushed to an SST). [`Memtable::size_bytes`] counts the heap bytes it allocated: vector
-//! capacities, key bytes, series and map entries.
+//! capacities, key bytes, series and map entries; a memtable made with
+//! [`Memtable::new_tracked`] reports every increase to the engine's write buffer
+//! ([`crate::engine::write_buffer::MemtableTracker`]).
 
 pub mod iter;
 mod series;
@@ -40,6 +42,7 @@ use crate::engine::metadata::{
 };
 use crate::engine::read::ReadFormat;
 use crate::engine::time_range::TimeRange;
+use crate::engine::write_buffer::{MemtableTracker, WriteBufferManagerRef};
 pub use iter::MemtableIter;
 use series::{Rows, SeriesData};
 
@@ -99,6 +102,8 @@ pub struct Memtable {
     num_rows: AtomicUsize,
     max_sequence: AtomicU64,
     stats: Mutex<Stats>,
+    /// Reports the bytes to the engine's write buffer.
+    tracker: MemtableTracker,
 }
 
 /// Shared memtable handle.
@@ -118,8 +123,18 @@ enum GroupRows {
 }
 
 impl Memtable {
-    /// An empty memtable for rows of `metadata`.
+    /// An empty memtable for rows of `metadata`, counted in no write buffer.
     pub fn new(id: MemtableId, metadata: RegionMetadataRef) -> Self {
+        Self::new_tracked(id, metadata, None)
+    }
+
+    /// An empty memtable for rows of `metadata` whose allocations are reserved in
+    /// `write_buffer` (see [`crate::engine::write_buffer`]).
+    pub fn new_tracked(
+        id: MemtableId,
+        metadata: RegionMetadataRef,
+        write_buffer: Option<WriteBufferManagerRef>,
+    ) -> Self {
         let sort_fields: Vec<SortField> = metadata
             .primary_key
             .iter()
@@ -139,6 +154,8 @@ impl Memtable {
             .map(|c| c.data_type)
             .collect();
         let base = codec.as_ref().map_or(0, RowConverter::size);
+        let tracker = MemtableTracker::new(write_buffer);
+        tracker.on_allocation(base);
         Memtable {
             id,
             metadata,
@@ -150,6 +167,7 @@ impl Memtable {
             num_rows: AtomicUsize::new(0),
             max_sequence: AtomicU64::new(0),
             stats: Mutex::new(Stats::default()),
+            tracker,
         }
     }
 
@@ -162,6 +180,16 @@ impl Memtable {
     /// in use while vectors grow), series keys, series and map entries.
     pub fn size_bytes(&self) -> usize {
         self.size_bytes.load(Ordering::Relaxed)
+    }
+
+    /// The region froze this memtable: its write-buffer bytes are scheduled to free.
+    pub(crate) fn on_freeze(&self) {
+        self.tracker.on_freeze();
+    }
+
+    /// Its flush installed: its bytes leave the write buffer (also done on drop).
+    pub(crate) fn on_flushed(&self) {
+        self.tracker.on_free();
     }
 
     /// Rows written (all versions, tombstones included).
@@ -285,6 +313,7 @@ impl Memtable {
             .fetch_max(sequence + rows as u64 - 1, Ordering::Relaxed);
         self.num_rows.fetch_add(rows, Ordering::Relaxed);
         self.size_bytes.fetch_add(added, Ordering::Relaxed);
+        self.tracker.on_allocation(added);
         if let Ok(mut stats) = self.stats.lock() {
             let range = TimeRange::new(min, max);
             stats.time_range = Some(stats.time_range.map_or(range, |r| r.union(&range)));
@@ -338,6 +367,7 @@ impl Memtable {
                 *slot = Some(series);
             }
             self.size_bytes.fetch_add(added, Ordering::Relaxed);
+            self.tracker.on_allocation(added);
         }
         found.into_iter().flatten().collect()
     }

@@ -1,13 +1,15 @@
 //! A region: one LSM tree (WAL, memtables, SSTs, manifest) holding rows of one schema in the
 //! row model `tag..., ts -> field...` (mito2's `MitoRegion`).
 //!
-//! Write path: validate → take the writer lock → assign sequences → submit to the WAL →
-//! release the lock → wait for the fsync (writes waiting together share one: group commit)
+//! Write path: validate → wait for room in the engine's write buffer (no lock held;
+//! [`crate::engine::write_buffer`]) → take the writer lock → assign sequences → submit to
+//! the WAL → release the lock → wait for the fsync (writes waiting together share one: group commit)
 //! → wait until every earlier sequence is inserted → insert into the mutable memtable →
 //! advance the committed sequence (scans see memtable rows only up to it, so never half a
 //! write). A write is acknowledged only after that, so acknowledged means durable. When the mutable memtable passes its size
 //! limit it is frozen (and the WAL rolled to a new segment) under the writer lock, and a
-//! background flush turns it into an SST.
+//! background flush turns it into an SST. After each write the engine's write buffer may
+//! freeze and flush the regions with the largest memtables.
 //!
 //! Lock order: `writer` before `insert_gate` (a write holds the gate's read side while it
 //! waits for its turn on the committed sequence), `flush_lock` before `manifest`; `VersionControl`'s lock is
@@ -34,6 +36,7 @@ use crate::engine::metadata::{OpType, RegionId, RegionMetadataRef, SequenceNumbe
 pub use crate::engine::read::predicate::TagFilter;
 use crate::engine::time_range::TimeRange;
 use crate::engine::wal::{Wal, WalEntry};
+use crate::engine::write_buffer::{FlushGuard, WriteBufferManagerRef};
 use version::{VersionControl, VersionRef};
 
 /// At most this many frozen memtables wait for flush; a write beyond it flushes first
@@ -96,6 +99,9 @@ pub struct RegionOptions {
     pub auto_flush_interval: Duration,
     /// SST bytes and metadata cache, shared by the engine's regions; scans read through it.
     pub sst_cache: Arc<crate::engine::cache::SstCache>,
+    /// The engine's write buffer: memtables reserve their bytes in it, writes wait in it
+    /// while it is full.
+    pub write_buffer: WriteBufferManagerRef,
 }
 
 #[derive(Debug)]
@@ -139,6 +145,9 @@ pub struct Region {
     options: RegionOptions,
     /// Set by [`Region::close`]: background flushes and compactions no longer start.
     pub(crate) closed: std::sync::atomic::AtomicBool,
+    /// Set while a flush the write buffer asked for runs
+    /// ([`Region::schedule_engine_flush`]), so it picks the region only once.
+    engine_flush_pending: std::sync::atomic::AtomicBool,
 }
 
 impl Region {
@@ -162,7 +171,9 @@ impl Region {
     ///
     /// # Errors
     /// [`crate::engine::Error::InvalidWrite`] if the batch does not fit the schema (nothing
-    /// is written), WAL errors (the WAL is then poisoned and refuses later writes).
+    /// is written), [`crate::engine::Error::WriteBufferFull`] if the engine's memtable budget
+    /// cannot take it (nothing is written; see [`crate::engine::write_buffer`]), WAL errors
+    /// (the WAL is then poisoned and refuses later writes).
     ///
     /// Cancel-safe: if the future is dropped after the batch was handed to the WAL, the write
     /// still completes (WAL and memtable) in the background; before that, nothing is written.
@@ -185,6 +196,11 @@ impl Region {
             return Ok(0);
         }
         validate_batch(&self.metadata(), &batch, op_type)?;
+        // Stalls (holding no lock) while the engine's memtables are over budget.
+        self.options
+            .write_buffer
+            .admit(self.region_id, batch.get_array_memory_size())
+            .await?;
         if self.version.current().immutables.len() >= MAX_IMMUTABLE_MEMTABLES {
             self.flush_immutables().await?;
         }
@@ -236,6 +252,7 @@ impl Region {
                 self.schedule_flush();
             }
         }
+        self.options.write_buffer.maybe_flush_engine();
         Ok(rows)
     }
 
@@ -256,8 +273,13 @@ impl Region {
         self.wal.roll().await?;
         let id = writer.next_memtable_id;
         writer.next_memtable_id += 1;
-        self.version
-            .freeze(Arc::new(Memtable::new(id, version.metadata.clone())));
+        self.version.freeze(Arc::new(Memtable::new_tracked(
+            id,
+            version.metadata.clone(),
+            Some(self.options.write_buffer.clone()),
+        )));
+        // No insert is in flight (gate held): its bytes are final until the flush frees them.
+        version.mutable.on_freeze();
         Ok(())
     }
 
@@ -290,7 +312,10 @@ impl Region {
 
     fn schedule_flush(self: &Arc<Self>) {
         let region = self.clone();
+        // Counted as running from now, so a write stalled on the write buffer waits for it.
+        let running = self.options.write_buffer.begin_flush();
         tokio::spawn(async move {
+            let _running = running;
             match region.flush_immutables().await {
                 Ok(()) | Err(crate::engine::Error::ShuttingDown(_)) => {}
                 Err(e) => log::error!(
@@ -307,6 +332,41 @@ impl Region {
     /// Storage, SST or manifest errors; the old files stay in place then.
     pub async fn compact(self: &Arc<Self>) -> Result<()> {
         crate::engine::compaction::compact_region(self).await
+    }
+
+    /// Whether a flush asked for by the write buffer is running.
+    pub(crate) fn engine_flush_pending(&self) -> bool {
+        self.engine_flush_pending
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Freezes and flushes the region in the background because the engine's write buffer
+    /// is over its limits (mito2's `FlushReason::EngineFull`); `running` counts it as a
+    /// running flush until it ends. Does nothing if such a flush is already running.
+    pub(crate) fn schedule_engine_flush(self: &Arc<Self>, running: FlushGuard) {
+        use std::sync::atomic::Ordering;
+        if self.engine_flush_pending.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let region = self.clone();
+        tokio::spawn(async move {
+            // A region closed (dropped) meanwhile has nothing to free here.
+            let result = if region.is_closed() {
+                Ok(())
+            } else {
+                region.flush().await
+            };
+            // Cleared before `running` wakes stalled writes, so they may pick it again.
+            region.engine_flush_pending.store(false, Ordering::Release);
+            match &result {
+                Ok(()) | Err(crate::engine::Error::ShuttingDown(_)) => {}
+                Err(e) => log::error!(
+                    "write-buffer flush of region {} failed: {e}",
+                    region.region_id
+                ),
+            }
+            running.finish(&result);
+        });
     }
 
     /// Whether [`Region::close`] was called.

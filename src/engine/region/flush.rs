@@ -31,10 +31,12 @@ impl Region {
     /// cannot interrupt it between writing SSTs and recording them in the manifest.
     pub(crate) async fn flush_immutables(self: &Arc<Self>) -> Result<()> {
         let region = self.clone();
-        crate::engine::run_to_completion(
-            "flush",
-            async move { region.flush_immutables_now().await },
-        )
+        let running = self.options.write_buffer.begin_flush();
+        crate::engine::run_to_completion("flush", async move {
+            let result = region.flush_immutables_now().await;
+            running.finish(&result);
+            result
+        })
         .await
     }
 
@@ -56,6 +58,7 @@ impl Region {
         let unit = units_per_second(metadata.time_index_column().data_type);
         let (window, inferred) = region_window(recorded, span, unit);
         let memtables = version.immutables.clone();
+        let flushed = memtables.clone();
         let flushed_ids: Vec<_> = memtables.iter().map(|m| m.id()).collect();
         let flushed_sequence = memtables
             .iter()
@@ -103,6 +106,11 @@ impl Region {
             .collect();
         self.version
             .apply_flush(&flushed_ids, handles, flushed_sequence);
+        // Their rows are in SSTs now: the write buffer takes their bytes back (a scan still
+        // reading them keeps them alive until it ends) and stalled writes wake.
+        for memtable in &flushed {
+            memtable.on_flushed();
+        }
         // Deleting segments and fsyncing the directory block: keep them off the runtime.
         let region = self.clone();
         match tokio::task::spawn_blocking(move || region.wal.obsolete(flushed_sequence)).await {

@@ -44,7 +44,11 @@ impl Region {
         )
         .await?;
         let wal = Wal::open(wal_dir, WalOptions::default())?;
-        let memtable = Memtable::new(0, manifest.manifest().metadata.clone());
+        let memtable = Memtable::new_tracked(
+            0,
+            manifest.manifest().metadata.clone(),
+            Some(options.write_buffer.clone()),
+        );
         Ok(Self::assemble(
             storage,
             wal,
@@ -94,7 +98,8 @@ impl Region {
             .values()
             .map(|f| f.meta().max_sequence)
             .fold(flushed, u64::max);
-        let memtable = Memtable::new(0, metadata.clone());
+        let memtable =
+            Memtable::new_tracked(0, metadata.clone(), Some(options.write_buffer.clone()));
         let wal = Wal::open(wal_dir, WalOptions::default())?;
         let stats = wal.replay(flushed, &mut |entry| {
             memtable.write(&entry.batch, entry.sequence, entry.op_type)?;
@@ -150,6 +155,7 @@ impl Region {
             manifest: tokio::sync::Mutex::new(manifest),
             options,
             closed: std::sync::atomic::AtomicBool::new(false),
+            engine_flush_pending: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
