@@ -25,6 +25,7 @@ use crate::engine::error::Result;
 use crate::engine::io::ObjectStorage;
 use crate::engine::metadata::RegionId;
 use crate::engine::read::ReadFormat;
+use crate::engine::region::scan_metrics::ScanMetrics;
 use crate::engine::sst::file::{FileId, FileMeta};
 use crate::engine::sst::last_row::read_last_rows;
 use crate::engine::sst::reader::{fetch_sst, load_metadata};
@@ -88,6 +89,8 @@ pub struct CachedSst {
     pub bytes: Bytes,
     /// Parsed footer with the page index (if the file has one).
     pub metadata: ArrowReaderMetadata,
+    /// Bytes fetched from storage to produce this handle: 0 when the file was cached.
+    pub fetched_bytes: u64,
 }
 
 #[derive(Debug, Default)]
@@ -159,6 +162,7 @@ impl SstCache {
         let key = (region_id, meta.file_id);
         let path = sst_path(region_id, meta.file_id).to_string();
         let cached = lock(&self.data).get(&key);
+        let mut fetched_bytes = 0;
         let bytes = match cached {
             Some(bytes) => {
                 self.counters.data_hits.fetch_add(1, Ordering::Relaxed);
@@ -167,6 +171,7 @@ impl SstCache {
             None => {
                 self.counters.data_misses.fetch_add(1, Ordering::Relaxed);
                 let bytes = fetch_sst(storage, region_id, meta).await?;
+                fetched_bytes = bytes.len() as u64;
                 self.counters
                     .bytes_fetched
                     .fetch_add(bytes.len() as u64, Ordering::Relaxed);
@@ -207,6 +212,7 @@ impl SstCache {
             path,
             bytes,
             metadata,
+            fetched_bytes,
         })
     }
 
@@ -214,9 +220,16 @@ impl SstCache {
     /// a read whose time range covers the whole file (so the answer depends on nothing else):
     /// from the cache, else read ([`read_last_rows`]) and cached.
     ///
+    /// Counts the hit or the read in `metrics`.
+    ///
     /// # Errors
     /// As [`read_last_rows`]; nothing is cached then.
-    pub fn last_rows(&self, sst: &CachedSst, format: &ReadFormat) -> Result<RecordBatch> {
+    pub fn last_rows(
+        &self,
+        sst: &CachedSst,
+        format: &ReadFormat,
+        metrics: &ScanMetrics,
+    ) -> Result<RecordBatch> {
         let schema: Vec<String> = format
             .schema()
             .fields()
@@ -226,8 +239,10 @@ impl SstCache {
         let key = (sst.region_id, sst.file_id, schema.join(","));
         if let Some(batch) = lock(&self.last_rows).get(&key) {
             self.counters.last_row_hits.fetch_add(1, Ordering::Relaxed);
+            ScanMetrics::add(&metrics.last_row_hits, 1);
             return Ok(batch);
         }
+        ScanMetrics::add(&metrics.last_row_reads, 1);
         self.counters
             .last_row_misses
             .fetch_add(1, Ordering::Relaxed);

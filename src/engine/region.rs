@@ -18,6 +18,7 @@
 mod flush;
 mod open;
 mod scan;
+pub mod scan_metrics;
 #[cfg(test)]
 mod snapshot_tests;
 pub mod version;
@@ -58,6 +59,8 @@ pub struct ScanRequest {
     pub tag_filters: Vec<TagFilter>,
     /// Return only some rows of each series (see [`SeriesRowSelector`]); `None` for all rows.
     pub series_row_selector: Option<SeriesRowSelector>,
+    /// Counts what the scan reads into these counters, if given.
+    pub metrics: Option<Arc<scan_metrics::ScanMetrics>>,
 }
 
 /// Which rows of each series (rows sharing all tag values) a scan may leave out.
@@ -80,6 +83,7 @@ impl Default for ScanRequest {
             limit: None,
             tag_filters: Vec::new(),
             series_row_selector: None,
+            metrics: None,
         }
     }
 }

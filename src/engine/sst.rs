@@ -3,8 +3,8 @@
 
 pub mod file;
 pub mod format;
-pub mod page_prune;
 pub mod last_row;
+pub mod page_prune;
 pub mod reader;
 pub mod series;
 pub mod writer;

@@ -357,14 +357,16 @@ async fn last_row_scans_match_an_oracle() {
         };
         let got = scan(&region, request).await;
         for (host, ts, v) in &got {
-            assert!(range.contains(*ts), "step {step}: {host} {ts} outside {range:?}");
+            assert!(
+                range.contains(*ts),
+                "step {step}: {host} {ts} outside {range:?}"
+            );
             assert_eq!(oracle.get(&(host.clone(), *ts)), Some(v), "step {step}");
         }
         for host in hosts {
             let newest = oracle
                 .iter()
-                .filter(|((h, t), _)| h == host && range.contains(*t))
-                .last();
+                .rfind(|((h, t), _)| h == host && range.contains(*t));
             if let Some(((h, t), v)) = newest {
                 assert!(
                     got.contains(&(h.clone(), *t, *v)),

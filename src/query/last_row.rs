@@ -28,9 +28,9 @@ use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::utils::collect_columns;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::joins::HashJoinExec;
 use datafusion::physical_plan::projection::ProjectionExec;
@@ -112,13 +112,14 @@ fn newest_time_per_group(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn
     let Some(scan) = side.scan.downcast_ref::<RegionScanExec>() else {
         return Ok(None);
     };
-    if scan.series_row_selector().is_some() || last_row_groups(aggregate, scan, &side).is_none()
-    {
+    if scan.series_row_selector().is_some() || last_row_groups(aggregate, scan, &side).is_none() {
         return Ok(None);
     }
     let marked = mark(&side.scan)?;
     let input = replace(aggregate.input(), &side.scan, &marked)?;
-    Ok(Some(node.clone().replace_children(vec![input], recompute())?))
+    Ok(Some(
+        node.clone().replace_children(vec![input], recompute())?,
+    ))
 }
 
 /// The grouping tags of `aggregate` (over `side`, a scan of `scan`) if it groups by tags only
@@ -185,7 +186,10 @@ fn rows_at_newest_time(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn E
     // Join keys as (left column, right column) indexes.
     let mut keys = Vec::new();
     for (left, right) in join.on() {
-        match (left.downcast_ref::<Column>(), right.downcast_ref::<Column>()) {
+        match (
+            left.downcast_ref::<Column>(),
+            right.downcast_ref::<Column>(),
+        ) {
             (Some(l), Some(r)) => keys.push((l.index(), r.index())),
             _ => return Ok(None),
         }
@@ -207,8 +211,7 @@ fn rows_at_newest_time(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn E
         ) else {
             continue;
         };
-        if scan.series_row_selector().is_some()
-            || !Arc::ptr_eq(scan.region(), aggregated.region())
+        if scan.series_row_selector().is_some() || !Arc::ptr_eq(scan.region(), aggregated.region())
         {
             continue;
         }
@@ -273,7 +276,12 @@ fn aggregate_side(plan: &Arc<dyn ExecutionPlan>) -> Option<AggregateSide> {
     let side = tag_preserving_scan(partial.input())?;
     let scan = side.scan.downcast_ref::<RegionScanExec>()?;
     let group_tags = last_row_groups(partial, scan, &side)?;
-    let mut roles: Vec<Option<Role>> = group_tags.iter().cloned().map(Role::Tag).map(Some).collect();
+    let mut roles: Vec<Option<Role>> = group_tags
+        .iter()
+        .cloned()
+        .map(Role::Tag)
+        .map(Some)
+        .collect();
     roles.extend(aggregate.aggr_expr().iter().map(|_| Some(Role::MaxTime)));
     Some(AggregateSide {
         scan: side.scan,

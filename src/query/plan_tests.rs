@@ -304,3 +304,50 @@ async fn last_row_selector_only_where_the_answer_allows_it() {
         assert!(!probe.contains("selector=last_row"), "{sql}: {probe}");
     }
 }
+
+/// The value of metric `name` in an `EXPLAIN ANALYZE` line (`1.5 K` = 1500).
+fn metric(line: &str, name: &str) -> f64 {
+    let value = line
+        .split(&format!(" {name}="))
+        .nth(1)
+        .and_then(|rest| rest.split([',', ']']).next())
+        .unwrap_or_else(|| panic!("no {name} in {line}"));
+    let (number, scale) = match value.split_once(' ') {
+        Some((n, "K")) => (n, 1e3),
+        Some((n, "M")) => (n, 1e6),
+        Some((n, unit)) if unit.ends_with('B') => (n, 1.0),
+        _ => (value, 1.0),
+    };
+    number
+        .parse::<f64>()
+        .unwrap_or_else(|_| panic!("{name}={value}"))
+        * scale
+}
+
+/// `EXPLAIN ANALYZE` shows what the engine read: files, cache hits and misses, bytes fetched,
+/// row groups and rows decoded after pruning.
+#[tokio::test]
+async fn explain_analyze_shows_what_the_engine_read() {
+    let (_dir, db) = tsbs_cpu(20, 3).await;
+    let sql = "EXPLAIN ANALYZE SELECT * FROM cpu WHERE hostname = 'host_3'";
+    let plan = text(&db, sql).await;
+    let scan = scan_line(&plan, "usage_user");
+    assert_eq!(metric(scan, "sst_files"), 3.0, "{scan}");
+    assert_eq!(metric(scan, "sst_cache_misses"), 3.0, "{scan}");
+    assert_eq!(metric(scan, "sst_cache_hits"), 0.0, "{scan}");
+    assert!(metric(scan, "sst_bytes_fetched") > 0.0, "{scan}");
+    // Page pruning by the tag: fewer than the 21,600 rows of the three files.
+    let decoded = metric(scan, "rows_decoded");
+    assert!(decoded > 0.0 && decoded < 21_600.0, "{scan}");
+    let plan = text(&db, sql).await;
+    let scan = scan_line(&plan, "usage_user");
+    assert_eq!(metric(scan, "sst_cache_hits"), 3.0, "{scan}");
+    assert_eq!(metric(scan, "sst_cache_misses"), 0.0, "{scan}");
+    assert_eq!(metric(scan, "sst_bytes_fetched"), 0.0, "{scan}");
+    // A second lastpoint takes the aggregate side's newest rows from the last-row cache.
+    records(&db, LASTPOINT).await;
+    let plan = text(&db, &format!("EXPLAIN ANALYZE {LASTPOINT}")).await;
+    let aggregate = scan_line(&plan, "projection=[hostname, ts]");
+    assert_eq!(metric(aggregate, "last_row_cache_hits"), 3.0, "{aggregate}");
+    assert_eq!(metric(aggregate, "rows_decoded"), 0.0, "{aggregate}");
+}

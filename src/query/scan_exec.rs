@@ -32,7 +32,9 @@ use datafusion::physical_plan::execution_plan::{
 use datafusion::physical_plan::filter_pushdown::{
     ChildPushdownResult, FilterPushdownPhase, FilterPushdownPropagation,
 };
-use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
+use datafusion::physical_plan::metrics::{
+    BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
+};
 use datafusion::physical_plan::statistics::StatisticsArgs;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
@@ -41,6 +43,7 @@ use datafusion::physical_plan::{
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
+use crate::engine::region::scan_metrics::ScanMetrics;
 use crate::engine::region::{RegionRef, ScanRequest, SeriesRowSelector, TagFilter};
 use crate::engine::time_range::TimeRange;
 use crate::query::dynamic_filter::dynamic_time_range;
@@ -366,10 +369,12 @@ impl ExecutionPlan for RegionScanExec {
             limit: self.limit,
             tag_filters: self.tag_filters.clone(),
             series_row_selector: self.series_row_selector,
+            metrics: None,
         };
         let baseline = BaselineMetrics::new(&self.metrics, partition);
+        let recorder = EngineMetricsRecorder::new(&self.metrics, partition);
         if self.dynamic_filters.is_empty() {
-            let stream = open_scan(&self.region, request, schema.clone(), baseline)?;
+            let stream = open_scan(&self.region, request, schema.clone(), baseline, recorder)?;
             return Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)));
         }
         // Open the engine scan at the first poll, with the dynamic filters' state then.
@@ -383,7 +388,7 @@ impl ExecutionPlan for RegionScanExec {
             if request.time_range.is_empty() {
                 return Ok(futures::stream::empty().boxed());
             }
-            open_scan(&region, request, out_schema, baseline)
+            open_scan(&region, request, out_schema, baseline, recorder)
         })
         .try_flatten()
         .boxed();
@@ -391,14 +396,47 @@ impl ExecutionPlan for RegionScanExec {
     }
 }
 
-/// Starts `region.scan(request)` and adapts its batches to `schema`, counting output rows.
+/// The engine's [`ScanMetrics`] of one partition as DataFusion counters (`sst_files`,
+/// `sst_cache_hits`, `rows_decoded`, ...: shown by `EXPLAIN ANALYZE`), copied when the
+/// partition's stream ends.
+struct EngineMetricsRecorder {
+    engine: Arc<ScanMetrics>,
+    counters: Vec<Count>,
+}
+
+impl EngineMetricsRecorder {
+    fn new(metrics: &ExecutionPlanMetricsSet, partition: usize) -> Self {
+        let engine = Arc::new(ScanMetrics::default());
+        let counters = engine
+            .values()
+            .iter()
+            .map(|(name, _)| MetricBuilder::new(metrics).counter(*name, partition))
+            .collect();
+        EngineMetricsRecorder { engine, counters }
+    }
+
+    fn record(&self) {
+        for (counter, (_, value)) in self.counters.iter().zip(self.engine.values()) {
+            counter.add(usize::try_from(value).unwrap_or(usize::MAX));
+        }
+    }
+}
+
+/// Starts `region.scan(request)` and adapts its batches to `schema`, counting output rows
+/// and, at the end, what the engine read (`recorder`).
 fn open_scan(
     region: &RegionRef,
-    request: ScanRequest,
+    mut request: ScanRequest,
     schema: SchemaRef,
     baseline: BaselineMetrics,
+    recorder: EngineMetricsRecorder,
 ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+    request.metrics = Some(recorder.engine.clone());
     let (_engine_schema, stream) = region.scan(request).map_err(engine_to_datafusion)?;
+    let finished = futures::stream::once(async move {
+        recorder.record();
+    })
+    .filter_map(|()| futures::future::ready(None));
     let stream = stream
         .map_err(engine_to_datafusion)
         .inspect_ok(move |batch| baseline.record_output(batch.num_rows()))
@@ -417,6 +455,7 @@ fn open_scan(
             };
             futures::future::ready(result)
         })
+        .chain(finished)
         .boxed();
     Ok(stream)
 }

@@ -16,9 +16,8 @@ use crate::engine::metadata::SequenceNumber;
 use crate::engine::read::ReadFormat;
 use crate::engine::read::merge::{BatchSource, MergeReader};
 use crate::engine::read::unique::UniqueSource;
-use crate::engine::region::{
-    RecordBatchStream, Region, ScanRequest, SeriesRowSelector, TagFilter,
-};
+use crate::engine::region::scan_metrics::ScanMetrics;
+use crate::engine::region::{RecordBatchStream, Region, ScanRequest, SeriesRowSelector, TagFilter};
 use crate::engine::sst::file::FileMeta;
 use crate::engine::sst::format::READ_BATCH_ROWS;
 use crate::engine::sst::last_row::read_last_rows;
@@ -76,6 +75,8 @@ impl Region {
         let schema = output_schema.clone();
         let cache = self.options.sst_cache.clone();
         let fetch_cache = cache.clone();
+        let metrics = request.metrics.clone().unwrap_or_default();
+        let fetch_metrics = metrics.clone();
         tokio::spawn(async move {
             // Files are fetched (or found in the cache) concurrently, each in a task of its own
             // so checksums and footer parsing use several cores; results stay in file order.
@@ -85,8 +86,16 @@ impl Region {
             let metas: Vec<FileMeta> = files.iter().map(|f| f.meta().clone()).collect();
             let fetched = futures::stream::iter(metas.into_iter().map(move |meta| {
                 let (storage, cache) = (storage.clone(), fetch_cache.clone());
+                let metrics = fetch_metrics.clone();
                 tokio::spawn(async move {
                     let sst = cache.get(&storage, region_id, &meta).await?;
+                    ScanMetrics::add(&metrics.files, 1);
+                    if sst.fetched_bytes == 0 {
+                        ScanMetrics::add(&metrics.cache_hits, 1);
+                    } else {
+                        ScanMetrics::add(&metrics.cache_misses, 1);
+                        ScanMetrics::add(&metrics.bytes_fetched, sst.fetched_bytes);
+                    }
                     Ok::<_, Error>((meta.time_range, sst))
                 })
             }))
@@ -136,6 +145,7 @@ impl Region {
                     committed,
                     selector: request.series_row_selector,
                     cache,
+                    metrics,
                 };
                 let merged = match plan.read(inputs) {
                     Ok(merged) => merged,
@@ -201,6 +211,8 @@ struct ReadPlan {
     selector: Option<SeriesRowSelector>,
     /// Where last-row results of whole files are kept.
     cache: Arc<SstCache>,
+    /// What the scan read.
+    metrics: Arc<ScanMetrics>,
 }
 
 impl ReadPlan {
@@ -240,8 +252,9 @@ impl ReadPlan {
                     // A file inside the time range has one answer, kept in the cache.
                     let covered = plan.time_range.intersect(range) == *range;
                     let rows = if covered {
-                        plan.cache.last_rows(sst, format)?
+                        plan.cache.last_rows(sst, format, &plan.metrics)?
                     } else {
+                        ScanMetrics::add(&plan.metrics.last_row_reads, 1);
                         read_last_rows(sst, format, plan.time_range)?
                     };
                     (format, Box::new(std::iter::once(Ok(rows))) as BatchSource)
@@ -314,7 +327,8 @@ impl ReadPlan {
             self.time_range,
             &self.tag_filters,
             READ_BATCH_ROWS,
-        )?;
+        )?
+        .with_scan_metrics(self.metrics.clone());
         Ok(Box::new(reader))
     }
 }

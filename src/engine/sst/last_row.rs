@@ -27,10 +27,11 @@ use parquet::arrow::arrow_reader::{
 use parquet::file::metadata::ParquetMetaData;
 
 use crate::engine::cache::CachedSst;
+use crate::engine::error::Result;
 use crate::engine::metadata::OpType;
 use crate::engine::read::{OP_TYPE_COLUMN, ReadFormat};
+use crate::engine::sst::Error;
 use crate::engine::sst::series::{self, SERIES_ROWS_KEY, SeriesRuns};
-use crate::engine::sst::{Error, Result};
 use crate::engine::time_range::TimeRange;
 
 /// Rows per batch while decoding the internal columns.
@@ -116,8 +117,8 @@ fn series_ends(sst: &CachedSst, file: &FileColumns) -> Result<Vec<usize>> {
         Some(lengths) => lengths,
         None => {
             let mut runs = SeriesRuns::new();
-            let all = [0..usize::try_from(num_rows).unwrap_or(0)];
-            for batch in decode(sst, &file.tags, &all)? {
+            let all = 0..usize::try_from(num_rows).unwrap_or(0);
+            for batch in decode(sst, &file.tags, std::slice::from_ref(&all))? {
                 runs.push(batch.columns(), batch.num_rows())
                     .map_err(|source| arrow_error(sst, source))?;
             }
@@ -148,7 +149,11 @@ fn choose_rows(
     let mut chosen: Vec<Option<usize>> = Vec::with_capacity(ends.len());
     let mut hidden = Vec::new();
     for (k, &end) in ends.iter().enumerate() {
-        if ts.get(k).zip(ops.get(k)).is_some_and(|(&t, &o)| visible(t, o)) {
+        if ts
+            .get(k)
+            .zip(ops.get(k))
+            .is_some_and(|(&t, &o)| visible(t, o))
+        {
             chosen.push(Some(end - 1));
         } else {
             chosen.push(None);
@@ -167,12 +172,12 @@ fn choose_rows(
         let mut offset = 0usize;
         for range in &ranges {
             let k = ends.partition_point(|&end| end <= range.start);
-            let newest = (0..range.len())
-                .rev()
-                .find(|&i| {
-                    let at = offset + i;
-                    ts.get(at).zip(ops.get(at)).is_some_and(|(&t, &o)| visible(t, o))
-                });
+            let newest = (0..range.len()).rev().find(|&i| {
+                let at = offset + i;
+                ts.get(at)
+                    .zip(ops.get(at))
+                    .is_some_and(|(&t, &o)| visible(t, o))
+            });
             if let (Some(i), Some(slot)) = (newest, chosen.get_mut(k)) {
                 *slot = Some(range.start + i);
             }
@@ -222,7 +227,7 @@ fn read_rows(sst: &CachedSst, roots: &[usize], chosen: &[usize]) -> Result<Recor
                 .map_err(|e| arrow_error(sst, e))?,
         ),
     };
-    concat_batches(&schema, &batches).map_err(|e| arrow_error(sst, e))
+    concat_batches(&schema, &batches).map_err(|e| arrow_error(sst, e).into())
 }
 
 /// Decodes columns `roots` of the rows in `ranges` (absolute, ascending, disjoint): only
@@ -248,7 +253,7 @@ fn decode(sst: &CachedSst, roots: &[usize], ranges: &[Range<usize>]) -> Result<V
         .build()
         .map_err(parquet_error)?;
     reader
-        .map(|batch| batch.map_err(|e| arrow_error(sst, e)))
+        .map(|batch| batch.map_err(|e| arrow_error(sst, e).into()))
         .collect()
 }
 
@@ -302,7 +307,7 @@ fn conform(sst: &CachedSst, batch: RecordBatch, schema: &SchemaRef) -> Result<Re
     let options = RecordBatchOptions::new().with_row_count(Some(rows));
     RecordBatch::try_new_with_options(schema.clone(), columns, &options).map_err(|e| {
         // A file column whose type differs from the region's (not produced by tsdb).
-        arrow_error(sst, e)
+        arrow_error(sst, e).into()
     })
 }
 

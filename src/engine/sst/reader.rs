@@ -19,6 +19,7 @@ use crate::engine::io::ObjectStorage;
 use crate::engine::metadata::RegionId;
 use crate::engine::read::ReadFormat;
 use crate::engine::read::predicate::{TagFilter, row_group_may_match};
+use crate::engine::region::scan_metrics::ScanMetrics;
 use crate::engine::sst::file::FileMeta;
 use crate::engine::sst::format::{FORMAT_VERSION, FORMAT_VERSION_KEY};
 use crate::engine::sst::page_prune::plan_pages;
@@ -109,6 +110,8 @@ pub struct SstReader {
     /// file predates the column (filled with NULL).
     mapping: Vec<Option<usize>>,
     metrics: SstReadMetrics,
+    /// The scan's counters, fed as this reader decodes.
+    scan_metrics: Option<Arc<ScanMetrics>>,
 }
 
 impl SstReader {
@@ -277,7 +280,18 @@ impl SstReader {
             format,
             mapping,
             metrics,
+            scan_metrics: None,
         })
+    }
+
+    /// Also counts into `scan_metrics`: the pruning outcome now, decoded rows as they come.
+    pub fn with_scan_metrics(mut self, scan_metrics: Arc<ScanMetrics>) -> Self {
+        let m = &self.metrics;
+        ScanMetrics::add(&scan_metrics.row_groups_total, m.row_groups_total as u64);
+        ScanMetrics::add(&scan_metrics.row_groups_read, m.row_groups_read as u64);
+        ScanMetrics::add(&scan_metrics.rows_selected, m.rows_selected as u64);
+        self.scan_metrics = Some(scan_metrics);
+        self
     }
 
     /// What this reader pruned and decoded so far.
@@ -315,6 +329,9 @@ impl Iterator for SstReader {
         let batch = self.inner.next()?;
         if let Ok(batch) = &batch {
             self.metrics.rows_decoded += batch.num_rows();
+            if let Some(scan) = &self.scan_metrics {
+                ScanMetrics::add(&scan.rows_decoded, batch.num_rows() as u64);
+            }
         }
         Some(
             batch

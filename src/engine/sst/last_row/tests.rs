@@ -45,6 +45,7 @@ fn cached(bytes: Bytes) -> CachedSst {
         region_id: RegionId::new(1, 0),
         file_id: FileId::random(),
         path: "test.parquet".to_string(),
+        fetched_bytes: 0,
         metadata: load_metadata("test.parquet", &bytes).unwrap(),
         bytes,
     }
@@ -134,18 +135,22 @@ fn the_cache_answers_a_second_read_of_a_file() {
             .bytes,
     );
     let cache = SstCache::new(1 << 20, 1 << 20);
-    let first = cache.last_rows(&sst, &format).unwrap();
-    let second = cache.last_rows(&sst, &format).unwrap();
+    let metrics = crate::engine::region::scan_metrics::ScanMetrics::default();
+    let first = cache.last_rows(&sst, &format, &metrics).unwrap();
+    let second = cache.last_rows(&sst, &format, &metrics).unwrap();
     assert_eq!(first, second);
     let stats = cache.stats();
     assert_eq!((stats.last_row_misses, stats.last_row_hits), (1, 1));
     assert!(stats.last_row_bytes > 0);
+    let counted = metrics.values();
+    assert!(counted.contains(&("last_row_cache_hits", 1)), "{counted:?}");
+    assert!(counted.contains(&("last_row_reads", 1)), "{counted:?}");
     // Another read schema is another answer.
     let hosts_only = Arc::new(ReadFormat::without_unprojected_tags(
         Arc::new(tsbs_metadata()),
         &[0],
     ));
-    let narrow = cache.last_rows(&sst, &hosts_only).unwrap();
+    let narrow = cache.last_rows(&sst, &hosts_only, &metrics).unwrap();
     assert_eq!(narrow.num_rows(), HOSTS);
     assert_eq!(cache.stats().last_row_misses, 2);
     cache.remove_file(sst.region_id, sst.file_id);
