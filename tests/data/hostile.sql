@@ -8,7 +8,7 @@ may change its rows: the test counts them before and after. Generated cases (dee
 huge literals and lists, NUL bytes, invalid UTF-8) are in the test itself.
 Lines before the first case are this description.
 
-### error: sql parser error
+### error: expected: an sql statement
 SELEC 1;
 ### error
 SELECT;
@@ -97,8 +97,9 @@ SELECT CAST('294248-01-01T00:00:00' AS TIMESTAMP);
 SELECT CAST('-294248-01-01T00:00:00' AS TIMESTAMP);
 ### error
 SELECT to_timestamp(9223372036854775807);
-### error
-SELECT to_timestamp_millis(9223372036854775807);
+### ok
+-- a valid i64 timestamp: stored and compared, though no calendar date prints for it
+SELECT to_timestamp_millis(9223372036854775807) IS NOT NULL;
 ### error
 SELECT to_timestamp('not a time');
 ### error
