@@ -179,7 +179,10 @@ fn files(data: &Path) -> Vec<(&'static str, PathBuf)> {
         .clone();
     vec![
         ("WAL segment", wal_with_entries),
-        ("manifest delta (newest)", deltas.last().expect("a delta").clone()),
+        (
+            "manifest delta (newest)",
+            deltas.last().expect("a delta").clone(),
+        ),
         (
             "manifest checkpoint",
             checkpoints.last().expect("a checkpoint").clone(),
@@ -360,10 +363,7 @@ fn a_second_shell_is_locked_out_and_never_writes() {
     let state = dir.path().join("state");
     let create = "CREATE TABLE t (host STRING PRIMARY KEY, ts TIMESTAMP TIME INDEX, v BIGINT);\n\
                   INSERT INTO t VALUES ('first', 1, 1);\n";
-    let setup = shell(&data, &state)
-        .args(["-c", create])
-        .output()
-        .unwrap();
+    let setup = shell(&data, &state).args(["-c", create]).output().unwrap();
     assert!(setup.status.success(), "{setup:?}");
 
     let mut first = shell(&data, &state)
@@ -392,7 +392,10 @@ fn a_second_shell_is_locked_out_and_never_writes() {
     assert_eq!(second.status.code(), Some(1), "{stderr}");
     assert!(stderr.starts_with("Error: "), "{stderr}");
     assert!(stderr.to_lowercase().contains("locked"), "{stderr}");
-    assert!(stderr.contains(&*data.to_string_lossy()), "names the directory: {stderr}");
+    assert!(
+        stderr.contains(&*data.to_string_lossy()),
+        "names the directory: {stderr}"
+    );
     assert_eq!(listing(&data), before, "the second process wrote nothing");
 
     drop(stdin);

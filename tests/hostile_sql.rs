@@ -174,7 +174,11 @@ fn generated() -> Vec<Case> {
         ),
         case(
             "200 ORs",
-            format!("SELECT count(*) FROM cpu WHERE {};", ors[..200].join(" OR ")).into_bytes(),
+            format!(
+                "SELECT count(*) FROM cpu WHERE {};",
+                ors[..200].join(" OR ")
+            )
+            .into_bytes(),
             Expect::Ok,
         ),
         case(
@@ -266,7 +270,11 @@ fn generated() -> Vec<Case> {
             Expect::Ok,
         ),
         case("bare NUL", b"SELECT\0 1;".to_vec(), error("")),
-        case("NUL in an identifier", b"SELECT * FROM cp\0u;".to_vec(), error("")),
+        case(
+            "NUL in an identifier",
+            b"SELECT * FROM cp\0u;".to_vec(),
+            error(""),
+        ),
         case(
             "huge interval",
             format!("SELECT INTERVAL '{} seconds';", "9".repeat(100)).into_bytes(),
@@ -310,8 +318,7 @@ fn generated() -> Vec<Case> {
     cases.push(utf8);
     let mut utf8 = case(
         "invalid UTF-8 inside a multi-line INSERT",
-        b"INSERT INTO cpu (host, ts)\nVALUES ('\xff', 99000);\nSELECT 'after' AS step;\n"
-            .to_vec(),
+        b"INSERT INTO cpu (host, ts)\nVALUES ('\xff', 99000);\nSELECT 'after' AS step;\n".to_vec(),
         error("not valid utf-8"),
     );
     utf8.stdout_contains = Some("after");
@@ -385,7 +392,10 @@ fn run_shell(data: &Path, case: &Case) -> Option<Run> {
     let stdout = String::from_utf8_lossy(&out.join().unwrap()).into_owned();
     let stderr = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
     let code = status.code().unwrap_or_else(|| {
-        panic!("{}: killed by a signal ({status}); stderr:\n{stderr}", case.name)
+        panic!(
+            "{}: killed by a signal ({status}); stderr:\n{stderr}",
+            case.name
+        )
     });
     Some(Run {
         code,
@@ -421,7 +431,10 @@ fn check_shell_run(case: &Case, run: &Run) -> Result<(), String> {
                 return Err(format!("expected an error: {}", context()));
             }
             if !errors.iter().any(|line| line.to_lowercase().contains(text)) {
-                return Err(format!("expected an error containing '{text}': {}", context()));
+                return Err(format!(
+                    "expected an error containing '{text}': {}",
+                    context()
+                ));
             }
         }
         Expect::Ok => {}
@@ -489,7 +502,10 @@ fn hostile_input_through_the_shell_never_panics_hangs_or_changes_data() {
     let mut failures = Vec::new();
     for case in &cases {
         match run_shell(&data, case) {
-            None => failures.push(format!("{}: hung (killed after {HANG_TIMEOUT:?})", case.name)),
+            None => failures.push(format!(
+                "{}: hung (killed after {HANG_TIMEOUT:?})",
+                case.name
+            )),
             Some(run) => {
                 if let Err(failure) = check_shell_run(case, &run) {
                     failures.push(failure);
@@ -542,9 +558,8 @@ fn hostile_sql_through_the_library_never_panics_or_changes_data() {
         for statement in statements {
             let db = db.clone();
             // A panic inside the statement surfaces as the task's JoinError.
-            let joined = rt.block_on(rt.spawn(async move {
-                db.execute(&statement).await.map(|_| ())
-            }));
+            let joined =
+                rt.block_on(rt.spawn(async move { db.execute(&statement).await.map(|_| ()) }));
             match joined {
                 Ok(Ok(())) => {}
                 Ok(Err(err)) => errors.push(err.to_string().to_lowercase()),
@@ -574,5 +589,9 @@ fn hostile_sql_through_the_library_never_panics_or_changes_data() {
     assert_eq!(during, before, "the corpus changed the open database");
     let db = std::sync::Arc::into_inner(db).unwrap();
     rt.block_on(db.close()).unwrap();
-    assert_eq!(rt.block_on(content_of(&data)), before, "and after reopening");
+    assert_eq!(
+        rt.block_on(content_of(&data)),
+        before,
+        "and after reopening"
+    );
 }

@@ -205,11 +205,17 @@ mod tests {
         let mut c = create();
         c.name = String::new();
         let err = region_metadata(&c, RegionId::new(1, 0)).unwrap_err();
-        assert!(err.to_string().contains("table name cannot be empty"), "{err}");
+        assert!(
+            err.to_string().contains("table name cannot be empty"),
+            "{err}"
+        );
         let mut c = create();
         c.columns[2].name = String::new();
         let err = region_metadata(&c, RegionId::new(1, 0)).unwrap_err();
-        assert!(err.to_string().contains("column name cannot be empty"), "{err}");
+        assert!(
+            err.to_string().contains("column name cannot be empty"),
+            "{err}"
+        );
         for name in [
             crate::engine::read::SEQUENCE_COLUMN,
             crate::engine::read::OP_TYPE_COLUMN,

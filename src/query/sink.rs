@@ -155,8 +155,8 @@ pub fn conform_batch(
             };
             arrow::compute::cast_with_options(&array, field.data_type(), &options).map_err(
                 |source| Error::Cast {
-                table: table.to_string(),
-                column: field.name().clone(),
+                    table: table.to_string(),
+                    column: field.name().clone(),
                     from: Box::new(array.data_type().clone()),
                     to: Box::new(field.data_type().clone()),
                     source,
