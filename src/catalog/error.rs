@@ -33,6 +33,18 @@ pub enum Error {
     )]
     Corruption { path: String, kind: CorruptionKind },
 
+    /// The catalog file has a format version this build does not read (written by a newer
+    /// tsdb). Not damage: open it with a build that supports the version.
+    #[error(
+        "catalog file '{path}' has format version {found} but this build reads up to \
+         {supported}; open it with a newer tsdb"
+    )]
+    NewerVersion {
+        path: String,
+        found: u16,
+        supported: u16,
+    },
+
     /// There is no catalog file, but regions on storage hold rows (SSTs, manifest edits or
     /// WAL entries): the catalog was lost or deleted. The database refuses to open rather
     /// than drop the regions as leftovers of an interrupted CREATE TABLE; nothing was changed.
