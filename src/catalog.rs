@@ -6,7 +6,10 @@
 //! - DROP: the catalog without the table is written first, then the region is dropped.
 //! - So a crash between the steps leaves at most a region no table names; [`Catalog::open`]
 //!   drops such leftovers. A catalog never names a region that was not created.
-//! - A missing catalog file means a new database; a damaged one is a hard error.
+//! - A missing catalog file means a new database, unless a region on storage holds rows
+//!   ([`Error::MissingCatalog`]: the catalog was lost, and dropping the regions as leftovers
+//!   would lose data); a damaged one is a hard error ([`Error::Corruption`]). Neither changes
+//!   anything on disk.
 //!
 //! DDL is serialised by an internal async mutex; lookups take a short read lock.
 
@@ -60,12 +63,29 @@ impl Catalog {
     /// table names (leftovers of a crash in the middle of CREATE or DROP).
     ///
     /// # Errors
-    /// [`Error::Corruption`] for a damaged catalog file, [`Error::Storage`] if it cannot be
-    /// read, [`Error::Engine`] if a region cannot be opened or a leftover dropped.
+    /// [`Error::Corruption`] for a damaged catalog file, [`Error::MissingCatalog`] if there
+    /// is none but a region holds rows, [`Error::Storage`] if it cannot be read, [`Error::Engine`] if a region cannot be opened or a leftover dropped.
     pub async fn open(engine: Arc<Engine>, storage: ObjectStorage) -> Result<Catalog> {
         let data = match storage.get(&Path::from(persist::CATALOG_PATH)).await {
             Ok(bytes) => persist::decode(&bytes)?,
-            Err(crate::engine::io::Error::NotFound { .. }) => CatalogData::default(),
+            Err(crate::engine::io::Error::NotFound { .. }) => {
+                // No catalog: a new database, or one whose first CREATE TABLE stopped before
+                // its catalog write (an empty region, dropped below). Regions with rows mean
+                // the catalog was lost: refuse, rather than drop them as leftovers.
+                let mut holding = Vec::new();
+                for region_id in engine.list_regions().await? {
+                    if engine.region_holds_data(region_id).await? {
+                        holding.push(region_id);
+                    }
+                }
+                if !holding.is_empty() {
+                    return Err(Error::MissingCatalog {
+                        path: persist::CATALOG_PATH.to_string(),
+                        regions: holding,
+                    });
+                }
+                CatalogData::default()
+            }
             Err(e) => return Err(e.into()),
         };
         // Only now that the catalog was read: temp files of an interrupted install.

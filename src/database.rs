@@ -27,7 +27,7 @@ use crate::engine::{Engine, EngineOptions};
 use crate::error::{Error, Result};
 use crate::query::Progress;
 use crate::query::show;
-use crate::query::table_provider::{TsdbTable, plan_defaults};
+use crate::query::table_provider::{TsdbTable, check_defaults};
 use crate::sql::statement::{CopySource, CopyStatement};
 use crate::sql::{AdminFunction, CreateTable, Statement};
 
@@ -302,8 +302,11 @@ impl Database {
         }
         // Validate everything that can fail before the region is created.
         let probe = Arc::new(region_metadata(&create, RegionId::new(0, 0))?);
+        for text in create.columns.iter().filter_map(|c| c.default.as_deref()) {
+            crate::sql::check_expression_depth(text)?;
+        }
         let state = self.ctx.state();
-        plan_defaults(&create.name, &probe, &state)?;
+        check_defaults(&create.name, &probe, &state)?;
 
         let table = self.catalog.create_table(&create).await?;
         let provider = TsdbTable::try_new(table.name.clone(), table.region, &state)?;
@@ -423,7 +426,10 @@ impl Database {
                         }
                         self.ctx.table(bare(&name)).await?
                     }
-                    CopySource::Query(query) => self.ctx.sql(&query).await?,
+                    CopySource::Query(query) => {
+                        crate::sql::check_expression_depth(&query)?;
+                        self.ctx.sql(&query).await?
+                    }
                 };
                 let rows = crate::query::copy::copy_to(df, &path, &options).await?;
                 Ok(Output::AffectedRows(rows))
@@ -494,6 +500,8 @@ impl Database {
     /// Plans a statement with DataFusion (logical and physical plan) and attaches the plan to
     /// `progress`.
     async fn plan_query(&self, text: &str, progress: &Progress) -> Result<PlannedQuery> {
+        // Operator chains deep enough to overflow DataFusion's recursion are refused first.
+        crate::sql::check_expression_depth(text)?;
         let state = self.ctx.state();
         let plan = match state.create_logical_plan(text).await {
             Ok(plan) => plan,

@@ -276,6 +276,48 @@ impl Engine {
         Ok(ids.into_iter().collect())
     }
 
+    /// Whether a region on storage (open or not) may hold rows: any object under
+    /// `regions/{region}/` other than manifest delta 0 (written at creation) and temp files,
+    /// or any WAL segment longer than its 6-byte header. A region left by a `CREATE TABLE`
+    /// interrupted before its catalog write holds none. Reads only listings and sizes.
+    ///
+    /// # Errors
+    /// Storage errors listing the region's objects or its WAL directory.
+    pub async fn region_holds_data(&self, region_id: RegionId) -> Result<bool> {
+        let created_only = |name: &str| {
+            name == "00000000000000000000.json" || name.starts_with('.') || name.contains('#')
+        };
+        for (path, _) in self.storage.list(&sst::region_dir(region_id)).await? {
+            if !path.filename().is_some_and(created_only) {
+                return Ok(true);
+            }
+        }
+        let wal_dir = self.wal_dir(region_id);
+        let entries = match std::fs::read_dir(&wal_dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(source) => {
+                return Err(Error::Io {
+                    op: "list WAL directory",
+                    path: wal_dir,
+                    source,
+                });
+            }
+        };
+        for entry in entries {
+            let entry = entry.map_err(|source| Error::Io {
+                op: "list WAL directory",
+                path: wal_dir.clone(),
+                source,
+            })?;
+            let len = entry.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+            if len > codec::FILE_HEADER_LEN as u64 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// An open region.
     pub fn region(&self, region_id: RegionId) -> Option<RegionRef> {
         self.regions.read().ok()?.get(&region_id).cloned()

@@ -4,14 +4,18 @@
 //! - [`splitter`]: cut a script or a stream into statements at `;` outside quotes/comments.
 //! - [`parser`]: [`parse_statement`] turns one statement into a [`Statement`]; everything tsdb
 //!   does not handle itself is passed through as [`Statement::Query`] for DataFusion.
+//! - `depth`: [`check_expression_depth`] bounds operator nesting before DataFusion plans a
+//!   statement (deep chains overflow its recursive walks).
 //! - [`display`]: [`create_table_sql`] renders `SHOW CREATE TABLE`.
 
+mod depth;
 pub mod display;
 pub mod error;
 pub mod parser;
 pub mod splitter;
 pub mod statement;
 
+pub use depth::{MAX_EXPRESSION_DEPTH, check_expression_depth};
 pub use display::create_table_sql;
 pub use error::{Error, Result, Unterminated};
 pub use parser::parse_statement;

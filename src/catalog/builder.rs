@@ -31,6 +31,37 @@ fn check_options(create: &CreateTable) -> Result<()> {
     Ok(())
 }
 
+/// Prefix of the names the engine uses for its own columns in SSTs and scans
+/// (`engine::read::SEQUENCE_COLUMN` `__sequence`, `OP_TYPE_COLUMN` `__op_type`; mito2 uses
+/// `__primary_key`, `__table_id`, `__tsid` too). A user column named `__sequence` was
+/// accepted before and made the table's first SST unreadable.
+pub const RESERVED_COLUMN_PREFIX: &str = "__";
+
+/// Table and column names must be non-empty, and column names must not start with
+/// [`RESERVED_COLUMN_PREFIX`].
+fn check_names(create: &CreateTable) -> Result<()> {
+    let invalid = |reason: String| Error::InvalidTable {
+        name: create.name.clone(),
+        reason,
+    };
+    if create.name.is_empty() {
+        return Err(invalid("a table name cannot be empty".to_string()));
+    }
+    for def in &create.columns {
+        if def.name.is_empty() {
+            return Err(invalid("a column name cannot be empty".to_string()));
+        }
+        if def.name.starts_with(RESERVED_COLUMN_PREFIX) {
+            return Err(invalid(format!(
+                "column name '{}' is reserved: names starting with '{RESERVED_COLUMN_PREFIX}' \
+                 are the storage engine's own columns",
+                def.name
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The schema of region `region_id` for `create`: column ids `0..n` in declaration order.
 ///
 /// # Errors
@@ -49,6 +80,7 @@ pub fn region_metadata(create: &CreateTable, region_id: RegionId) -> Result<Regi
         )));
     }
     check_options(create)?;
+    check_names(create)?;
     if create.columns.is_empty() {
         return Err(invalid(
             "a table needs at least a time index column".to_string(),
@@ -166,5 +198,33 @@ mod tests {
         let mut c = create();
         c.engine = Some("file".into());
         assert!(region_metadata(&c, RegionId::new(1, 0)).is_err());
+    }
+
+    #[test]
+    fn rejects_empty_and_reserved_names() {
+        let mut c = create();
+        c.name = String::new();
+        let err = region_metadata(&c, RegionId::new(1, 0)).unwrap_err();
+        assert!(
+            err.to_string().contains("table name cannot be empty"),
+            "{err}"
+        );
+        let mut c = create();
+        c.columns[2].name = String::new();
+        let err = region_metadata(&c, RegionId::new(1, 0)).unwrap_err();
+        assert!(
+            err.to_string().contains("column name cannot be empty"),
+            "{err}"
+        );
+        for name in [
+            crate::engine::read::SEQUENCE_COLUMN,
+            crate::engine::read::OP_TYPE_COLUMN,
+            "__anything",
+        ] {
+            let mut c = create();
+            c.columns[2].name = name.into();
+            let err = region_metadata(&c, RegionId::new(1, 0)).unwrap_err();
+            assert!(err.to_string().contains("is reserved"), "{err}");
+        }
     }
 }

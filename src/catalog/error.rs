@@ -33,6 +33,32 @@ pub enum Error {
     )]
     Corruption { path: String, kind: CorruptionKind },
 
+    /// The catalog file has a format version this build does not read (written by a newer
+    /// tsdb). Not damage: open it with a build that supports the version.
+    #[error(
+        "catalog file '{path}' has format version {found} but this build reads up to \
+         {supported}; open it with a newer tsdb"
+    )]
+    NewerVersion {
+        path: String,
+        found: u16,
+        supported: u16,
+    },
+
+    /// There is no catalog file, but regions on storage hold rows (SSTs, manifest edits or
+    /// WAL entries): the catalog was lost or deleted. The database refuses to open rather
+    /// than drop the regions as leftovers of an interrupted CREATE TABLE; nothing was changed.
+    #[error(
+        "catalog file '{path}' is missing, but region(s) {} hold data; refusing to open so \
+         that they are not dropped (nothing was changed). Restore '{path}' from a backup; to \
+         start an empty database here instead, move the regions/ and wal/ directories away",
+        display_regions(regions)
+    )]
+    MissingCatalog {
+        path: String,
+        regions: Vec<crate::engine::metadata::RegionId>,
+    },
+
     /// The catalog could not be serialised.
     #[error("cannot encode the catalog: {reason}")]
     Encode { reason: String },
@@ -60,6 +86,11 @@ pub enum Error {
     /// A CREATE TABLE describes a schema the engine cannot store.
     #[error("invalid table '{name}': {reason}")]
     InvalidTable { name: String, reason: String },
+}
+
+fn display_regions(regions: &[crate::engine::metadata::RegionId]) -> String {
+    let names: Vec<String> = regions.iter().map(ToString::to_string).collect();
+    names.join(", ")
 }
 
 /// Result of catalog operations.

@@ -72,14 +72,24 @@ pub fn encode(data: &CatalogData) -> Result<Vec<u8>> {
 /// Decodes the catalog file; every defect is a [`Error::Corruption`] naming the file.
 ///
 /// # Errors
-/// [`Error::Corruption`].
+/// [`Error::Corruption`]; [`Error::NewerVersion`] for a format version above
+/// [`CATALOG_VERSION`].
 pub fn decode(bytes: &[u8]) -> Result<CatalogData> {
     let corrupt = |kind| Error::Corruption {
         path: CATALOG_PATH.to_string(),
         kind,
     };
-    codec::decode_header(bytes, CATALOG_MAGIC, CATALOG_VERSION)
-        .map_err(|e| corrupt(CorruptionKind::Framing(e)))?;
+    codec::decode_header(bytes, CATALOG_MAGIC, CATALOG_VERSION).map_err(|e| match e {
+        // Written by a newer build: not damage, and not to be "restored from a backup".
+        codec::DecodeError::UnsupportedVersion { found, supported } if found > supported => {
+            Error::NewerVersion {
+                path: CATALOG_PATH.to_string(),
+                found,
+                supported,
+            }
+        }
+        e => corrupt(CorruptionKind::Framing(e)),
+    })?;
     let rest = bytes.get(codec::FILE_HEADER_LEN..).unwrap_or_default();
     let frame = codec::decode_frame(rest).map_err(|e| corrupt(CorruptionKind::Framing(e)))?;
     if frame.record_type != RECORD_TYPE_CATALOG {
@@ -176,6 +186,17 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(decode(&longer).is_err());
+    }
+
+    #[test]
+    fn a_newer_format_version_is_not_called_corruption() {
+        let mut bytes = encode(&sample()).unwrap();
+        bytes[4..6].copy_from_slice(&2u16.to_le_bytes());
+        let err = decode(&bytes).unwrap_err();
+        assert!(matches!(err, Error::NewerVersion { found: 2, .. }), "{err}");
+        assert!(err.to_string().contains("newer tsdb"), "{err}");
+        bytes[4..6].copy_from_slice(&0u16.to_le_bytes());
+        assert!(matches!(decode(&bytes), Err(Error::Corruption { .. })));
     }
 
     #[test]

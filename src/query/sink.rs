@@ -147,13 +147,21 @@ pub fn conform_batch(
         let array = if array.data_type() == field.data_type() {
             array
         } else {
-            arrow::compute::cast(&array, field.data_type()).map_err(|source| Error::Cast {
-                table: table.to_string(),
-                column: field.name().clone(),
-                from: Box::new(array.data_type().clone()),
-                to: Box::new(field.data_type().clone()),
-                source,
-            })?
+            // Not `cast`'s default (`safe`: an unparsable or out-of-range value becomes
+            // NULL): a value that does not fit the column is an error, never a silent NULL.
+            let options = arrow::compute::CastOptions {
+                safe: false,
+                ..Default::default()
+            };
+            arrow::compute::cast_with_options(&array, field.data_type(), &options).map_err(
+                |source| Error::Cast {
+                    table: table.to_string(),
+                    column: field.name().clone(),
+                    from: Box::new(array.data_type().clone()),
+                    to: Box::new(field.data_type().clone()),
+                    source,
+                },
+            )?
         };
         check_timestamp_range(table, &column.name, &array)?;
         if array.null_count() > 0 {

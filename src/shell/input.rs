@@ -21,19 +21,52 @@ pub async fn run_reader(session: &mut Session, reader: impl BufRead) {
 
 async fn run_lines(session: &mut Session, mut reader: impl BufRead, what: &str) {
     let mut splitter = StatementSplitter::new();
-    let mut line = String::new();
+    let mut bytes = Vec::new();
+    let mut line_number = 0u64;
+    // The next statement the splitter yields holds bytes that are not UTF-8.
+    let mut skip_next = false;
     loop {
-        line.clear();
-        match reader.read_line(&mut line) {
+        bytes.clear();
+        match reader.read_until(b'\n', &mut bytes) {
             Ok(0) => break,
             Ok(_) => {
+                line_number += 1;
+                let (line, valid) = match std::str::from_utf8(&bytes) {
+                    Ok(line) => (std::borrow::Cow::Borrowed(line), true),
+                    Err(err) => {
+                        session.report_error(&format!(
+                            "{what} line {line_number} is not valid UTF-8 (byte {} of the \
+                             line); the statement or command containing it was skipped",
+                            err.valid_up_to() + 1
+                        ));
+                        (String::from_utf8_lossy(&bytes), false)
+                    }
+                };
                 if command::is_command(&line) && !is_pending(&splitter) {
-                    if let Some(command) = command::parse(&line) {
+                    if valid && let Some(command) = command::parse(&line) {
                         command::run(session, command).await;
                     }
-                } else {
+                } else if valid && !skip_next {
                     splitter.push(&line);
                     drain(session, &mut splitter).await;
+                } else {
+                    // The text still goes through the splitter (with U+FFFD in place of the
+                    // bad bytes) so quotes and `;` are tracked, but the statements it
+                    // completes are dropped, never run with altered text.
+                    splitter.push(&line);
+                    while splitter.next_statement().is_some() {
+                        if valid {
+                            // Only the first one held bytes of an earlier invalid line.
+                            skip_next = false;
+                            drain(session, &mut splitter).await;
+                            break;
+                        }
+                    }
+                    skip_next = if valid {
+                        skip_next && is_pending(&splitter)
+                    } else {
+                        is_pending(&splitter)
+                    };
                 }
                 if session.should_stop() {
                     return;
@@ -44,6 +77,9 @@ async fn run_lines(session: &mut Session, mut reader: impl BufRead, what: &str) 
                 return;
             }
         }
+    }
+    if skip_next {
+        return;
     }
     finish(session, splitter).await;
 }
