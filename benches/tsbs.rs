@@ -86,20 +86,18 @@ fn main() -> anyhow::Result<()> {
         Command::Generate(args) => generate::run(&args),
         Command::Commit(args) => runtime()?.block_on(library::commit(args)),
         Command::Stream(args) => runtime()?.block_on(library::stream(args)),
-        Command::Query(args) => {
-            runtime()?.block_on(query::run(query::Options {
-                data: args.data,
-                queries: args.queries,
-                runs: args.runs.max(1),
-                cold: args.cold,
-                only: args
-                    .only
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect(),
-                out: args.out,
-            }))
-        }
+        Command::Query(args) => runtime()?.block_on(query::run(query::Options {
+            data: args.data,
+            queries: args.queries,
+            runs: args.runs.max(1),
+            cold: args.cold,
+            only: args
+                .only
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            out: args.out,
+        })),
     }
 }

@@ -186,17 +186,18 @@ impl Region {
             // memtable from being frozen meanwhile.
             let durable = ticket.wait().await;
             // A panic must not skip the commit below (later writes would wait forever).
-            let inserted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<bool> {
-                durable?;
-                let version = region.version.current();
-                version.mutable.write(&entry.batch, sequence, op_type)?;
-                Ok(version.mutable.size_bytes() >= region.options.memtable_size_limit_bytes)
-            }))
-            .unwrap_or_else(|_| {
-                Err(crate::engine::Error::WorkerStopped(
-                    "memtable insert panicked".to_string(),
-                ))
-            });
+            let inserted =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<bool> {
+                    durable?;
+                    let version = region.version.current();
+                    version.mutable.write(&entry.batch, sequence, op_type)?;
+                    Ok(version.mutable.size_bytes() >= region.options.memtable_size_limit_bytes)
+                }))
+                .unwrap_or_else(|_| {
+                    Err(crate::engine::Error::WorkerStopped(
+                        "memtable insert panicked".to_string(),
+                    ))
+                });
             // Writes commit in sequence order: wait until every earlier write is inserted
             // (WAL acks arrive in submission order and the inserts run in parallel, so this
             // wait is short), then advance the committed sequence past this one, even if it

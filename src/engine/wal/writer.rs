@@ -5,6 +5,17 @@
 //! once, and only then acknowledges them. Requests are handled in queue order, so a roll
 //! separates the appends queued before it from those queued after it.
 //!
+//! Group window: a writer acknowledged by one sync can only rejoin a sync that has not started
+//! yet, so if the next sync started at the first request, writers that each wait for their
+//! commit would split into two groups taking turns (each writer in every other sync: half the
+//! commits per sync). After a sync, the writer therefore expects the writers it acknowledged
+//! plus those that queued during the sync, and before the next sync waits for that many
+//! appends, at most as long as the last sync took (the extra wait a writer would have if it
+//! missed the sync; at most [`MAX_GROUP_WAIT`]). A lone writer (one acknowledged, nobody queued) never waits. This is
+//! MySQL's `binlog_group_commit_sync_delay` / `binlog_group_commit_sync_no_delay_count` pair
+//! (`sql/binlog.cc`, `MYSQL_BIN_LOG::ordered_commit`), with the count and the delay taken
+//! from the last sync instead of settings.
+//!
 //! Poisoning: after any failed write, fsync or segment creation the thread refuses all
 //! further work with [`Error::Poisoned`] (after a failed fsync the page cache can no longer be
 //! trusted). A panic of the thread poisons the WAL too (see [`PoisonDart`]).
@@ -14,14 +25,20 @@ use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::engine::metadata::SequenceNumber;
 
 use super::segment::{self, SegmentId};
 use super::{Error, Result};
+
+/// Upper bound of the group window, whatever the last sync took (a stalled disk must not
+/// make every later commit wait that long too).
+const MAX_GROUP_WAIT: Duration = Duration::from_millis(10);
 
 /// A request to the writer thread; each carries the channel its result is sent on.
 pub(crate) enum Request {
@@ -96,6 +113,32 @@ impl Drop for PoisonDart {
     }
 }
 
+/// The group window (module doc): how many appends the next sync should wait for, and for
+/// how long at most.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct GroupWindow {
+    /// Appends expected in the next group: the last group plus those queued during its sync.
+    pub expected: usize,
+    /// How long the last successful sync took.
+    pub last_sync: Duration,
+}
+
+impl GroupWindow {
+    /// After a sync of `group` appends (`synced`: how long it took, `None` if it failed or
+    /// there was nothing to sync) during which `queued` more were enqueued.
+    pub fn after_sync(&mut self, group: usize, queued: usize, synced: Option<Duration>) {
+        self.expected = group + queued;
+        if let Some(took) = synced {
+            self.last_sync = took;
+        }
+    }
+
+    /// The longest the next group waits for its expected appends.
+    pub fn max_wait(&self) -> Duration {
+        self.last_sync.min(MAX_GROUP_WAIT)
+    }
+}
+
 /// The writer thread's state.
 pub(crate) struct Writer {
     shared: Arc<Shared>,
@@ -134,14 +177,41 @@ impl Writer {
     }
 
     /// The thread body: runs until every sender is dropped and the queue is drained.
-    pub fn run(mut self, mut requests: mpsc::UnboundedReceiver<Request>) {
+    pub fn run(mut self, requests: Receiver<Request>) {
         let _dart = PoisonDart(self.shared.clone());
-        while let Some(first) = requests.blocking_recv() {
-            self.handle(first);
-            while let Ok(request) = requests.try_recv() {
-                self.handle(request);
+        let mut window = GroupWindow::default();
+        loop {
+            if self.pending_acks.is_empty() {
+                match requests.recv() {
+                    Ok(first) => self.handle(first),
+                    Err(_) => return, // every sender dropped, queue drained
+                }
             }
-            self.flush();
+            self.drain(&requests);
+            let deadline = Instant::now() + window.max_wait();
+            while self.pending_acks.len() < window.expected {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match requests.recv_timeout(left) {
+                    Ok(request) => {
+                        self.handle(request);
+                        self.drain(&requests);
+                    }
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            let group = self.pending_acks.len();
+            let started = Instant::now();
+            let synced = self.flush().then(|| started.elapsed());
+            // Those that queued during the sync are the next group's start.
+            self.drain(&requests);
+            window.after_sync(group, self.pending_acks.len(), synced);
+        }
+    }
+
+    /// Handles every request already queued.
+    fn drain(&mut self, requests: &Receiver<Request>) {
+        while let Ok(request) = requests.try_recv() {
+            self.handle(request);
         }
     }
 
@@ -187,10 +257,10 @@ impl Writer {
         self.len > crate::engine::codec::FILE_HEADER_LEN as u64
     }
 
-    /// Writes and syncs the pending frames, then acknowledges them.
-    fn flush(&mut self) {
+    /// Writes and syncs the pending frames, then acknowledges them. Returns whether it synced.
+    fn flush(&mut self) -> bool {
         if self.pending_acks.is_empty() {
-            return;
+            return false;
         }
         let result = self.shared.check_poisoned().and_then(|()| {
             self.file
@@ -221,6 +291,7 @@ impl Writer {
         }
         self.pending.clear();
         self.pending_max = None;
+        result.is_ok()
     }
 
     /// Closes the active segment and creates the next one. Pending frames must be flushed.
@@ -245,5 +316,32 @@ impl Writer {
         self.id = id;
         self.len = crate::engine::codec::FILE_HEADER_LEN as u64;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_window_expects_the_acknowledged_writers_and_those_that_queued() {
+        let mut window = GroupWindow::default();
+        // A lone writer: one acknowledged, nobody queued during the sync. Its next append
+        // alone fills the group, so the writer never waits for anyone.
+        window.after_sync(1, 0, Some(Duration::from_micros(130)));
+        assert_eq!(window.expected, 1);
+        // Two halves taking turns (4 synced, 4 queued meanwhile): the next sync waits for all
+        // eight, for at most as long as the last sync took.
+        window.after_sync(4, 4, Some(Duration::from_micros(150)));
+        assert_eq!(window.expected, 8);
+        assert_eq!(window.max_wait(), Duration::from_micros(150));
+        // A failed sync keeps the last duration; a stalled disk is capped.
+        window.after_sync(8, 0, None);
+        assert_eq!(
+            (window.expected, window.max_wait()),
+            (8, Duration::from_micros(150))
+        );
+        window.after_sync(8, 0, Some(Duration::from_secs(2)));
+        assert_eq!(window.max_wait(), MAX_GROUP_WAIT);
     }
 }
