@@ -9,10 +9,13 @@
 //! yet, so if the next sync started at the first request, writers that each wait for their
 //! commit would split into two groups taking turns (each writer in every other sync: half the
 //! commits per sync). After a sync, the writer therefore expects the writers it acknowledged
-//! plus those that queued during the sync, and before the next sync waits for that many
-//! appends, at most as long as the last sync took (the extra wait a writer would have if it
-//! missed the sync; at most [`MAX_GROUP_WAIT`]). A lone writer (one acknowledged, nobody queued) never waits. This is
-//! MySQL's `binlog_group_commit_sync_delay` / `binlog_group_commit_sync_no_delay_count` pair
+//! plus those that queued during the sync, and waits for that many appends until as long
+//! after the end of the last sync as that sync took (at most [`MAX_GROUP_WAIT`]). Gathering
+//! everyone pays when they return sooner than one sync would take; when they do not (the
+//! window expires unfilled: slow writers, or one that stopped), the next
+//! [`WINDOW_BACKOFF_GROUPS`] syncs start at once, as without the window, then it is tried
+//! again. A lone writer (one acknowledged, nobody queued) never waits. This is MySQL's
+//! `binlog_group_commit_sync_delay` / `binlog_group_commit_sync_no_delay_count` pair
 //! (`sql/binlog.cc`, `MYSQL_BIN_LOG::ordered_commit`), with the count and the delay taken
 //! from the last sync instead of settings.
 //!
@@ -39,6 +42,9 @@ use super::{Error, Result};
 /// Upper bound of the group window, whatever the last sync took (a stalled disk must not
 /// make every later commit wait that long too).
 const MAX_GROUP_WAIT: Duration = Duration::from_millis(10);
+
+/// Syncs that start at once after a group window expired unfilled.
+const WINDOW_BACKOFF_GROUPS: u32 = 8;
 
 /// A request to the writer thread; each carries the channel its result is sent on.
 pub(crate) enum Request {
@@ -113,29 +119,43 @@ impl Drop for PoisonDart {
     }
 }
 
-/// The group window (module doc): how many appends the next sync should wait for, and for
-/// how long at most.
+/// The group window (module doc): how many appends the next sync waits for, and until when.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct GroupWindow {
     /// Appends expected in the next group: the last group plus those queued during its sync.
     pub expected: usize,
-    /// How long the last successful sync took.
-    pub last_sync: Duration,
+    /// How long the last successful sync took, and when it ended.
+    last_sync: Option<(Duration, Instant)>,
+    /// Groups left that start at once, after a window that expired unfilled.
+    backoff: u32,
 }
 
 impl GroupWindow {
-    /// After a sync of `group` appends (`synced`: how long it took, `None` if it failed or
-    /// there was nothing to sync) during which `queued` more were enqueued.
-    pub fn after_sync(&mut self, group: usize, queued: usize, synced: Option<Duration>) {
+    /// After a sync of `group` appends (`synced`: how long it took and when it ended, `None`
+    /// if it failed or there was nothing to sync) during which `queued` more were enqueued.
+    pub fn after_sync(&mut self, group: usize, queued: usize, synced: Option<(Duration, Instant)>) {
         self.expected = group + queued;
-        if let Some(took) = synced {
-            self.last_sync = took;
+        if synced.is_some() {
+            self.last_sync = synced;
         }
     }
 
-    /// The longest the next group waits for its expected appends.
-    pub fn max_wait(&self) -> Duration {
-        self.last_sync.min(MAX_GROUP_WAIT)
+    /// Until when a group of `pending` appends waits for more, `None` to sync at once.
+    pub fn deadline(&mut self, pending: usize) -> Option<Instant> {
+        if pending >= self.expected {
+            return None;
+        }
+        if self.backoff > 0 {
+            self.backoff -= 1;
+            return None;
+        }
+        let (took, ended) = self.last_sync?;
+        Some(ended + took.min(MAX_GROUP_WAIT))
+    }
+
+    /// The window expired before the expected appends came.
+    pub fn expired(&mut self) {
+        self.backoff = WINDOW_BACKOFF_GROUPS;
     }
 }
 
@@ -188,20 +208,25 @@ impl Writer {
                 }
             }
             self.drain(&requests);
-            let deadline = Instant::now() + window.max_wait();
-            while self.pending_acks.len() < window.expected {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match requests.recv_timeout(left) {
-                    Ok(request) => {
-                        self.handle(request);
-                        self.drain(&requests);
+            if let Some(deadline) = window.deadline(self.pending_acks.len()) {
+                while self.pending_acks.len() < window.expected {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match requests.recv_timeout(left) {
+                        Ok(request) => {
+                            self.handle(request);
+                            self.drain(&requests);
+                        }
+                        Err(RecvTimeoutError::Timeout) => {
+                            window.expired();
+                            break;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break,
                     }
-                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
                 }
             }
             let group = self.pending_acks.len();
             let started = Instant::now();
-            let synced = self.flush().then(|| started.elapsed());
+            let synced = self.flush().then(|| (started.elapsed(), Instant::now()));
             // Those that queued during the sync are the next group's start.
             self.drain(&requests);
             window.after_sync(group, self.pending_acks.len(), synced);
@@ -324,24 +349,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn group_window_expects_the_acknowledged_writers_and_those_that_queued() {
+    fn group_window_waits_for_the_acknowledged_writers_and_those_that_queued() {
+        let t0 = Instant::now();
+        let sync = |micros| Some((Duration::from_micros(micros), t0));
         let mut window = GroupWindow::default();
         // A lone writer: one acknowledged, nobody queued during the sync. Its next append
-        // alone fills the group, so the writer never waits for anyone.
-        window.after_sync(1, 0, Some(Duration::from_micros(130)));
-        assert_eq!(window.expected, 1);
+        // alone fills the group, so it never waits.
+        window.after_sync(1, 0, sync(130));
+        assert_eq!(window.deadline(1), None);
         // Two halves taking turns (4 synced, 4 queued meanwhile): the next sync waits for all
-        // eight, for at most as long as the last sync took.
-        window.after_sync(4, 4, Some(Duration::from_micros(150)));
+        // eight, until as long after the last sync's end as it took.
+        window.after_sync(4, 4, sync(150));
         assert_eq!(window.expected, 8);
-        assert_eq!(window.max_wait(), Duration::from_micros(150));
-        // A failed sync keeps the last duration; a stalled disk is capped.
+        assert_eq!(window.deadline(8), None);
+        assert_eq!(window.deadline(4), Some(t0 + Duration::from_micros(150)));
+        // A failed sync keeps the last timing; a stalled disk is capped.
         window.after_sync(8, 0, None);
-        assert_eq!(
-            (window.expected, window.max_wait()),
-            (8, Duration::from_micros(150))
-        );
-        window.after_sync(8, 0, Some(Duration::from_secs(2)));
-        assert_eq!(window.max_wait(), MAX_GROUP_WAIT);
+        assert_eq!(window.deadline(4), Some(t0 + Duration::from_micros(150)));
+        window.after_sync(8, 0, sync(2_000_000));
+        assert_eq!(window.deadline(4), Some(t0 + MAX_GROUP_WAIT));
+        // An expired window: the next groups start at once, then the window is tried again.
+        window.expired();
+        for _ in 0..WINDOW_BACKOFF_GROUPS {
+            assert_eq!(window.deadline(4), None);
+        }
+        assert_eq!(window.deadline(4), Some(t0 + MAX_GROUP_WAIT));
     }
 }
