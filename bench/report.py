@@ -116,7 +116,61 @@ def _summary(results):
         if slower:
             line += ("; slower on " + ", ".join(f"{q} ({1 / f:.0f}x)" for f, q in slower))
         out.append(line + ".")
+    parts = []
+    c8 = (results.get("commit") or {}).get("8")
+    if c8:
+        parts.append(f"8 concurrent writers commit {_num(c8['commits_per_second'])} single-row "
+                     f"INSERTs/s (target ≥ {COMMIT_TARGET:,})")
+    for name, sc in results["scales"].items():
+        r = sc["engines"]["tsdb"].get("stream_select_all")
+        if r and r.get("peak_rss_bytes"):
+            parts.append(f"`SELECT * FROM cpu` streamed at {name}: peak RSS "
+                         f"{_num(r['peak_rss_bytes'] / 2**20)} MiB"
+                         + (f" (target < {STREAM_RSS_TARGET_MIB})" if name == "1000x3h" else ""))
+    if parts:
+        out.append("- **Library API** (tsdb only): " + "; ".join(parts) + ".")
     return out
+
+
+COMMIT_TARGET = 50_000        # commits/s with 8 writers (issue #10)
+STREAM_RSS_TARGET_MIB = 200   # peak RSS of SELECT * FROM cpu streamed at 1000x3h (issue #9)
+
+
+def _library_table(results):
+    """Rows of the library-API figures (tsdb only; the peers are not measured: n/a)."""
+    commit = results.get("commit") or {}
+    stream = {name: sc["engines"]["tsdb"].get("stream_select_all")
+              for name, sc in results["scales"].items()}
+    if not commit and not any(stream.values()):
+        return []
+    L = ["## Library API figures (tsdb only)", "",
+         "Measured in-process through `tsdb::Database` by the `tsbs` bench binary "
+         "(benches/tsbs/library.rs); DuckDB and SQLite: n/a (not measured).", "",
+         "| figure | tsdb | target | met |", "|---|---:|---|---|"]
+    for w in sorted(commit, key=int):
+        c = commit[w]
+        target, met = "–", ""
+        if w == "8":
+            target = f"≥ {COMMIT_TARGET:,}"
+            met = "✓" if c["commits_per_second"] >= COMMIT_TARGET else "✗"
+        label = "writer" if w == "1" else "concurrent writers"
+        L.append(f"| commits/s, {w} {label}, single-row INSERT via `execute` | "
+                 f"{_num(c['commits_per_second'])} | {target} | {met} |")
+        L.append(f"| commit latency p50 / p99, {w} {label}, µs | {_num(c['p50_us'])} / "
+                 f"{_num(c['p99_us'])} | – | |")
+        L.append(f"| commits per WAL fsync, {w} {label} | {_num(c['commits_per_sync'], 2)} "
+                 f"({c['commits']:,} commits, {c['wal_syncs']:,} fsyncs) | – | |")
+    for name, r in stream.items():
+        if not r:
+            continue
+        mib = (r.get("peak_rss_bytes") or 0) / 2**20
+        target, met = "–", ""
+        if name == "1000x3h":
+            target = f"< {STREAM_RSS_TARGET_MIB} MiB"
+            met = "✓" if mib < STREAM_RSS_TARGET_MIB else "✗"
+        L.append(f"| peak RSS, `SELECT * FROM cpu` streamed via `execute_stream`, {name}, MiB "
+                 f"({r['rows']:,} rows in {r['seconds']:.2f} s) | {_num(mib)} | {target} | {met} |")
+    return L + [""]
 
 
 def markdown(results, path, chart_path):
@@ -136,6 +190,7 @@ def markdown(results, path, chart_path):
           f"{m.get('os', '?')} (Linux {m.get('kernel')}).",
           "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val) + ".", ""]
     L += [f"![query latency per query and engine](bench/{Path(chart_path).name})", ""]
+    L += _library_table(results)
 
     for sname, scale in results["scales"].items():
         peers = _peers(scale)
@@ -190,6 +245,19 @@ def markdown(results, path, chart_path):
           "(tsdb: `Database::close` + `Database::open` in the same process; peers: a new "
           "connection) and the first query is timed. The OS page cache is not dropped, so this "
           "measures a cold process (no caches of the engine), not a cold disk.",
+          "- **Commits/s (library):** `tsbs commit` (benches/tsbs/library.rs) opens a fresh "
+          "database in bench/work/commit/, creates the cpu table and runs 1, then 8, tokio tasks "
+          f"(tokio's multi-thread runtime, one worker per core) for "
+          f"{s.get('commit_seconds', 5):g} s each; every task loops over "
+          "single-row `INSERT INTO cpu VALUES (...)` of its own host through `Database::execute`, "
+          "and an acknowledged insert is fsynced in the WAL (concurrent ones share an fsync: "
+          "group commit). Commits/s = acknowledged inserts / wall time; latency is per "
+          "`execute` call; fsyncs are the WAL's own counter (`Region::wal_sync_count`). The row "
+          "count is checked before and after a reopen.",
+          "- **Streamed `SELECT *` (library):** `tsbs stream` opens the CSV-loaded (flushed and "
+          "compacted) database of the scale, runs `Database::execute_stream(\"SELECT * FROM "
+          "cpu\")` and counts the batches' rows without keeping them; peak RSS is `VmHWM` of "
+          "`/proc/self/status` at the end (the whole process: open, WAL replay, scan).",
           "- **Correctness:** every tsdb result is compared with DuckDB's: same row count, same "
           "values (floats within 1e-6 relative), in order for queries with ORDER BY; any difference "
           "or tsdb error fails the run. SQLite's row counts are compared too.",

@@ -8,9 +8,12 @@ Normally started by bench/run.sh, which builds the release binaries and passes t
 For every scale: generate the data (bench/work/<scale>/), then measure
   tsdb     SQL-script ingest (tsdb-shell DIR < cpu.sql), CSV ingest (COPY cpu FROM 'cpu.csv'),
            bytes on disk after ADMIN flush_table + compact_table, peak RSS of the shell,
-           query latency warm and after a restart (the `tsbs query` bench binary, in-process);
+           query latency warm and after a restart (the `tsbs query` bench binary, in-process),
+           peak RSS of `SELECT * FROM cpu` streamed through the library (`tsbs stream`);
   duckdb   and sqlite: the same through bench/peers.py children (SQL-script ingest replays only
            the first --peer-sql-rows rows);
+once per run: commits/s of 1 and 8 concurrent writers of single-row INSERTs through the
+library (`tsbs commit`, a fresh database in bench/work/commit/);
 then check every query's tsdb result against DuckDB's, and write docs/bench/results.json,
 docs/bench/latency.png and docs/BENCHMARKS.md. A correctness mismatch or a tsdb error fails
 the run (exit status 1) after the report is written.
@@ -114,6 +117,23 @@ class Tsdb:
         r = subprocess.run(argv, stderr=sys.stderr)
         if r.returncode != 0:
             raise RuntimeError(f"tsbs query failed ({r.returncode})")
+        return json.loads(Path(out).read_text())
+
+    def stream(self, db, out):
+        """`SELECT * FROM cpu` through Database::execute_stream: rows and peak RSS."""
+        r = subprocess.run([self.tsbs, "stream", "--data", str(db), "--out", str(out)],
+                           stderr=sys.stderr)
+        if r.returncode != 0:
+            raise RuntimeError(f"tsbs stream failed ({r.returncode})")
+        return json.loads(Path(out).read_text())
+
+    def commit(self, db, writers, seconds, out):
+        """Single-row INSERTs from `writers` tasks through Database::execute: commits/s."""
+        r = subprocess.run([self.tsbs, "commit", "--dir", str(db), "--writers", str(writers),
+                            "--seconds", str(seconds), "--out", str(out)], stderr=sys.stderr)
+        if r.returncode != 0:
+            raise RuntimeError(f"tsbs commit --writers {writers} failed ({r.returncode})")
+        shutil.rmtree(db, ignore_errors=True)
         return json.loads(Path(out).read_text())
 
 
@@ -226,6 +246,11 @@ def run_scale(args, tsdb, scale, queries_file):
     cold = tsdb.query(work / "tsdb_csv", queries_file, args.runs, work / "tsdb_cold.json", True)
     t["queries_warm"], t["queries_cold"] = strip_rows(warm["queries"]), strip_rows(cold["queries"])
     t["open_median_ms"] = cold.get("open_median_ms")
+    log("tsdb: SELECT * FROM cpu streamed through the library ...")
+    t["stream_select_all"] = tsdb.stream(work / "tsdb_csv", work / "tsdb_stream.json")
+    if t["stream_select_all"]["rows"] != nrows:
+        raise RuntimeError(f"SELECT * FROM cpu streamed {t['stream_select_all']['rows']} rows, "
+                           f"expected {nrows}")
     res["engines"]["tsdb"] = t
 
     # ---- peers
@@ -345,6 +370,10 @@ def main():
     ap.add_argument("--results", default="docs/bench/results.json")
     ap.add_argument("--report", default="docs/BENCHMARKS.md")
     ap.add_argument("--chart", default="docs/bench/latency.png")
+    ap.add_argument("--commit-writers", default="1,8",
+                    help="comma list of writer counts for the commit figure ('' = skip)")
+    ap.add_argument("--commit-seconds", type=float, default=5.0,
+                    help="seconds per commit run (default 5)")
     ap.add_argument("--rustc", default="", help="rustc version string for the report")
     ap.add_argument("--report-only", action="store_true",
                     help="only rewrite the report and chart from the existing results JSON")
@@ -372,7 +401,8 @@ def main():
                             "rustc": args.rustc, "python": platform.python_version(),
                             "sqlite": peers.sqlite3.sqlite_version},
                "settings": {"runs": args.runs, "seed": args.seed, "batch": args.batch,
-                            "peer_sql_rows": args.peer_sql_rows, "queries": "bench/queries.sql"},
+                            "peer_sql_rows": args.peer_sql_rows, "queries": "bench/queries.sql",
+                            "commit_seconds": args.commit_seconds},
                "scales": {}}
     try:
         import duckdb
@@ -391,6 +421,17 @@ def main():
         for q, c in r["correctness"].items():
             if c["tsdb_vs_duckdb"] != "ok":
                 failures.append(f"{s} {q}: {c['tsdb_vs_duckdb']}")
+    results["commit"] = {}
+    for w in [int(x) for x in args.commit_writers.split(",") if x]:
+        log(f"\n=== commits/s: {w} writer(s) of single-row INSERTs through the library ...")
+        work = (ROOT / args.work / "commit").resolve()
+        work.mkdir(parents=True, exist_ok=True)
+        try:
+            results["commit"][str(w)] = tsdb.commit(work / "db", w, args.commit_seconds,
+                                                    work / f"commit_{w}.json")
+        except Exception as e:
+            log(f"commit figure with {w} writers FAILED: {e}")
+            failures.append(f"commit {w} writers: {e}")
     results["wall_seconds"] = round(time.perf_counter() - started, 1)
     results["failures"] = failures
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark kit's one command (docs/BENCHMARKS.md): TSBS cpu-only ingest and queries on
-# tsdb, DuckDB and SQLite at two scales; writes docs/bench/results.json, docs/bench/latency.png
-# and docs/BENCHMARKS.md.
+# tsdb, DuckDB and SQLite at two scales, plus two library figures of tsdb (commits/s of 8
+# concurrent writers, peak RSS of a streamed SELECT *; both modes of the `tsbs` bench binary);
+# writes docs/bench/results.json, docs/bench/latency.png and docs/BENCHMARKS.md.
 #
 #   bench/run.sh                               # both scales (864,000 and 1,080,000 rows)
 #   bench/run.sh --scales small --skip-build   # 10 hosts x 1 h: a quick check of the kit

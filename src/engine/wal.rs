@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 use arrow::array::RecordBatch;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::engine::metadata::{OpType, SequenceNumber};
 
@@ -90,7 +90,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// The write-ahead log of one region. `Send + Sync`; appends may come from many tasks.
 pub struct Wal {
     shared: Arc<Shared>,
-    sender: Mutex<Option<mpsc::UnboundedSender<Request>>>,
+    sender: Mutex<Option<std::sync::mpsc::Sender<Request>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     /// Segments that existed at open, oldest first: what replay reads.
     recovered: Vec<(SegmentId, PathBuf)>,
@@ -196,7 +196,7 @@ impl Wal {
             poison: OnceLock::new(),
             syncs: AtomicU64::new(0),
         });
-        let (sender, receiver) = mpsc::unbounded_channel();
+        let (sender, receiver) = std::sync::mpsc::channel();
         let writer = Writer::new(
             shared.clone(),
             options.segment_size_limit_bytes,

@@ -5,6 +5,20 @@
 //! once, and only then acknowledges them. Requests are handled in queue order, so a roll
 //! separates the appends queued before it from those queued after it.
 //!
+//! Group window: a writer acknowledged by one sync can only rejoin a sync that has not started
+//! yet, so if the next sync started at the first request, writers that each wait for their
+//! commit would split into two groups taking turns (each writer in every other sync: half the
+//! commits per sync). After a sync, the writer therefore expects the writers it acknowledged
+//! plus those that queued during the sync, and waits for that many appends until as long
+//! after the end of the last sync as that sync took (at most [`MAX_GROUP_WAIT`]). Gathering
+//! everyone pays when they return sooner than one sync would take; when they do not (the
+//! window expires unfilled: slow writers, or one that stopped), the next
+//! [`WINDOW_BACKOFF_GROUPS`] syncs start at once, as without the window, then it is tried
+//! again. A lone writer (one acknowledged, nobody queued) never waits. This is MySQL's
+//! `binlog_group_commit_sync_delay` / `binlog_group_commit_sync_no_delay_count` pair
+//! (`sql/binlog.cc`, `MYSQL_BIN_LOG::ordered_commit`), with the count and the delay taken
+//! from the last sync instead of settings.
+//!
 //! Poisoning: after any failed write, fsync or segment creation the thread refuses all
 //! further work with [`Error::Poisoned`] (after a failed fsync the page cache can no longer be
 //! trusted). A panic of the thread poisons the WAL too (see [`PoisonDart`]).
@@ -14,14 +28,23 @@ use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::engine::metadata::SequenceNumber;
 
 use super::segment::{self, SegmentId};
 use super::{Error, Result};
+
+/// Upper bound of the group window, whatever the last sync took (a stalled disk must not
+/// make every later commit wait that long too).
+const MAX_GROUP_WAIT: Duration = Duration::from_millis(10);
+
+/// Syncs that start at once after a group window expired unfilled.
+const WINDOW_BACKOFF_GROUPS: u32 = 8;
 
 /// A request to the writer thread; each carries the channel its result is sent on.
 pub(crate) enum Request {
@@ -96,6 +119,46 @@ impl Drop for PoisonDart {
     }
 }
 
+/// The group window (module doc): how many appends the next sync waits for, and until when.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct GroupWindow {
+    /// Appends expected in the next group: the last group plus those queued during its sync.
+    pub expected: usize,
+    /// How long the last successful sync took, and when it ended.
+    last_sync: Option<(Duration, Instant)>,
+    /// Groups left that start at once, after a window that expired unfilled.
+    backoff: u32,
+}
+
+impl GroupWindow {
+    /// After a sync of `group` appends (`synced`: how long it took and when it ended, `None`
+    /// if it failed or there was nothing to sync) during which `queued` more were enqueued.
+    pub fn after_sync(&mut self, group: usize, queued: usize, synced: Option<(Duration, Instant)>) {
+        self.expected = group + queued;
+        if synced.is_some() {
+            self.last_sync = synced;
+        }
+    }
+
+    /// Until when a group of `pending` appends waits for more, `None` to sync at once.
+    pub fn deadline(&mut self, pending: usize) -> Option<Instant> {
+        if pending >= self.expected {
+            return None;
+        }
+        if self.backoff > 0 {
+            self.backoff -= 1;
+            return None;
+        }
+        let (took, ended) = self.last_sync?;
+        Some(ended + took.min(MAX_GROUP_WAIT))
+    }
+
+    /// The window expired before the expected appends came.
+    pub fn expired(&mut self) {
+        self.backoff = WINDOW_BACKOFF_GROUPS;
+    }
+}
+
 /// The writer thread's state.
 pub(crate) struct Writer {
     shared: Arc<Shared>,
@@ -134,14 +197,46 @@ impl Writer {
     }
 
     /// The thread body: runs until every sender is dropped and the queue is drained.
-    pub fn run(mut self, mut requests: mpsc::UnboundedReceiver<Request>) {
+    pub fn run(mut self, requests: Receiver<Request>) {
         let _dart = PoisonDart(self.shared.clone());
-        while let Some(first) = requests.blocking_recv() {
-            self.handle(first);
-            while let Ok(request) = requests.try_recv() {
-                self.handle(request);
+        let mut window = GroupWindow::default();
+        loop {
+            if self.pending_acks.is_empty() {
+                match requests.recv() {
+                    Ok(first) => self.handle(first),
+                    Err(_) => return, // every sender dropped, queue drained
+                }
             }
-            self.flush();
+            self.drain(&requests);
+            if let Some(deadline) = window.deadline(self.pending_acks.len()) {
+                while self.pending_acks.len() < window.expected {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match requests.recv_timeout(left) {
+                        Ok(request) => {
+                            self.handle(request);
+                            self.drain(&requests);
+                        }
+                        Err(RecvTimeoutError::Timeout) => {
+                            window.expired();
+                            break;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                }
+            }
+            let group = self.pending_acks.len();
+            let started = Instant::now();
+            let synced = self.flush().then(|| (started.elapsed(), Instant::now()));
+            // Those that queued during the sync are the next group's start.
+            self.drain(&requests);
+            window.after_sync(group, self.pending_acks.len(), synced);
+        }
+    }
+
+    /// Handles every request already queued.
+    fn drain(&mut self, requests: &Receiver<Request>) {
+        while let Ok(request) = requests.try_recv() {
+            self.handle(request);
         }
     }
 
@@ -187,10 +282,10 @@ impl Writer {
         self.len > crate::engine::codec::FILE_HEADER_LEN as u64
     }
 
-    /// Writes and syncs the pending frames, then acknowledges them.
-    fn flush(&mut self) {
+    /// Writes and syncs the pending frames, then acknowledges them. Returns whether it synced.
+    fn flush(&mut self) -> bool {
         if self.pending_acks.is_empty() {
-            return;
+            return false;
         }
         let result = self.shared.check_poisoned().and_then(|()| {
             self.file
@@ -221,6 +316,7 @@ impl Writer {
         }
         self.pending.clear();
         self.pending_max = None;
+        result.is_ok()
     }
 
     /// Closes the active segment and creates the next one. Pending frames must be flushed.
@@ -245,5 +341,38 @@ impl Writer {
         self.id = id;
         self.len = crate::engine::codec::FILE_HEADER_LEN as u64;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_window_waits_for_the_acknowledged_writers_and_those_that_queued() {
+        let t0 = Instant::now();
+        let sync = |micros| Some((Duration::from_micros(micros), t0));
+        let mut window = GroupWindow::default();
+        // A lone writer: one acknowledged, nobody queued during the sync. Its next append
+        // alone fills the group, so it never waits.
+        window.after_sync(1, 0, sync(130));
+        assert_eq!(window.deadline(1), None);
+        // Two halves taking turns (4 synced, 4 queued meanwhile): the next sync waits for all
+        // eight, until as long after the last sync's end as it took.
+        window.after_sync(4, 4, sync(150));
+        assert_eq!(window.expected, 8);
+        assert_eq!(window.deadline(8), None);
+        assert_eq!(window.deadline(4), Some(t0 + Duration::from_micros(150)));
+        // A failed sync keeps the last timing; a stalled disk is capped.
+        window.after_sync(8, 0, None);
+        assert_eq!(window.deadline(4), Some(t0 + Duration::from_micros(150)));
+        window.after_sync(8, 0, sync(2_000_000));
+        assert_eq!(window.deadline(4), Some(t0 + MAX_GROUP_WAIT));
+        // An expired window: the next groups start at once, then the window is tried again.
+        window.expired();
+        for _ in 0..WINDOW_BACKOFF_GROUPS {
+            assert_eq!(window.deadline(4), None);
+        }
+        assert_eq!(window.deadline(4), Some(t0 + MAX_GROUP_WAIT));
     }
 }
