@@ -59,6 +59,25 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// Opening a region found acknowledged writes in neither its SSTs nor its WAL: sequence
+    /// numbers are contiguous, so a WAL that resumes above the manifest's flushed sequence
+    /// (or jumps) means a manifest delta or a WAL segment was lost. Nothing was changed on
+    /// disk (no orphan SST was deleted); see docs/RELIABILITY.md "Damaged files".
+    #[error(
+        "region {region_id} cannot be opened without losing data: writes with sequence numbers {first}..={last} are in neither its manifest's SSTs (flushed up to {flushed}) nor its WAL (a manifest file or a WAL segment of {wal_dir} was lost or damaged); restore the region's manifest and WAL from a backup"
+    )]
+    MissingWrites {
+        region_id: RegionId,
+        /// The first missing sequence number.
+        first: u64,
+        /// The last missing sequence number.
+        last: u64,
+        /// The manifest's flushed sequence.
+        flushed: u64,
+        /// The WAL directory.
+        wal_dir: PathBuf,
+    },
+
     /// An Arrow compute or conversion failed while `context`.
     #[error("{context}: {source}")]
     Arrow {

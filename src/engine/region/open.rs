@@ -82,7 +82,6 @@ impl Region {
         .ok_or(Error::RegionNotFound(region_id))?;
         let state = manifest.manifest();
         let metadata = state.metadata.clone();
-        sweep_orphan_ssts(&storage, region_id, &state.files).await?;
         let files: BTreeMap<_, _> = state
             .files
             .values()
@@ -101,11 +100,27 @@ impl Region {
         let memtable =
             Memtable::new_tracked(0, metadata.clone(), Some(options.write_buffer.clone()));
         let wal = Wal::open(wal_dir, WalOptions::default())?;
+        // Sequences are contiguous (a write takes as many as it has rows, and nothing else
+        // takes any): the WAL must resume right after the flushed sequence and never jump.
+        let mut expected = flushed + 1;
         let stats = wal.replay(flushed, &mut |entry| {
+            if entry.sequence > expected {
+                return Err(Error::MissingWrites {
+                    region_id,
+                    first: expected,
+                    last: entry.sequence - 1,
+                    flushed,
+                    wal_dir: wal_dir.to_path_buf(),
+                });
+            }
+            expected = expected.max(entry.last_sequence() + 1);
             memtable.write(&entry.batch, entry.sequence, entry.op_type)?;
             last_sequence = last_sequence.max(entry.last_sequence());
             Ok(())
         })?;
+        // Only now, with the region known to be whole, may unnamed SSTs go (a refused open
+        // leaves them for recovery).
+        sweep_orphan_ssts(&storage, region_id, &state.files).await?;
         log::info!(
             "region {region_id}: {} files, replayed {} WAL entries ({} rows) after sequence {flushed}",
             files.len(),
