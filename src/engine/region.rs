@@ -34,7 +34,7 @@ use crate::engine::io::ObjectStorage;
 use crate::engine::manifest::RegionManifestManager;
 use crate::engine::memtable::{Memtable, validate_batch};
 use crate::engine::metadata::{OpType, RegionId, RegionMetadataRef, SequenceNumber};
-pub use crate::engine::read::predicate::TagFilter;
+pub use crate::engine::read::predicate::{CompareOp, FieldFilter, TagFilter};
 use crate::engine::time_range::TimeRange;
 use crate::engine::wal::{Wal, WalEntry};
 use crate::engine::write_buffer::{FlushGuard, WriteBufferManagerRef};
@@ -57,6 +57,9 @@ pub struct ScanRequest {
     /// Tag predicates used to skip SST row groups (a hint: rows that do not match may still
     /// be returned, so the caller applies them too).
     pub tag_filters: Vec<TagFilter>,
+    /// Comparisons of float fields (a hint like `tag_filters`: failing rows may still be
+    /// returned; applied while decoding SSTs that need no merge).
+    pub field_filters: Vec<FieldFilter>,
     /// Return only some rows of each series (see [`SeriesRowSelector`]); `None` for all rows.
     pub series_row_selector: Option<SeriesRowSelector>,
     /// Counts what the scan reads into these counters, if given.
@@ -82,6 +85,7 @@ impl Default for ScanRequest {
             time_range: TimeRange::all(),
             limit: None,
             tag_filters: Vec::new(),
+            field_filters: Vec::new(),
             series_row_selector: None,
             metrics: None,
         }

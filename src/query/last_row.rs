@@ -249,15 +249,7 @@ fn aggregate_side(plan: &Arc<dyn ExecutionPlan>) -> Option<AggregateSide> {
     }
     if let Some(projection) = plan.downcast_ref::<ProjectionExec>() {
         let mut side = aggregate_side(projection.input())?;
-        side.roles = projection
-            .expr()
-            .iter()
-            .map(|e| {
-                e.expr
-                    .downcast_ref::<Column>()
-                    .and_then(|c| side.roles.get(c.index()).cloned().flatten())
-            })
-            .collect();
+        side.roles = project(projection, &side.roles);
         return Some(side);
     }
     let aggregate = plan.downcast_ref::<AggregateExec>()?;
@@ -348,15 +340,7 @@ fn scan_side(
     }
     if let Some(projection) = plan.downcast_ref::<ProjectionExec>() {
         let mut side = scan_side(projection.input(), filter_ok)?;
-        side.columns = projection
-            .expr()
-            .iter()
-            .map(|e| {
-                e.expr
-                    .downcast_ref::<Column>()
-                    .and_then(|c| side.columns.get(c.index()).cloned().flatten())
-            })
-            .collect();
+        side.columns = project(projection, &side.columns);
         return Some(side);
     }
     let filter = plan.downcast_ref::<FilterExec>()?;
@@ -379,6 +363,20 @@ fn scan_side(
             .collect();
     }
     Some(side)
+}
+
+/// What each output column of `projection` is, given what each input column is: only bare
+/// column references keep their meaning.
+fn project<T: Clone>(projection: &ProjectionExec, inputs: &[Option<T>]) -> Vec<Option<T>> {
+    projection
+        .expr()
+        .iter()
+        .map(|e| {
+            e.expr
+                .downcast_ref::<Column>()
+                .and_then(|c| inputs.get(c.index()).cloned().flatten())
+        })
+        .collect()
 }
 
 fn recompute() -> ReplaceChildrenOptions {

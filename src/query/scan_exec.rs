@@ -44,7 +44,7 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::engine::region::scan_metrics::ScanMetrics;
-use crate::engine::region::{RegionRef, ScanRequest, SeriesRowSelector, TagFilter};
+use crate::engine::region::{FieldFilter, RegionRef, ScanRequest, SeriesRowSelector, TagFilter};
 use crate::engine::time_range::TimeRange;
 use crate::query::dynamic_filter::dynamic_time_range;
 use crate::query::error::engine_to_datafusion;
@@ -68,6 +68,8 @@ pub struct RegionScanExec {
     limit: Option<usize>,
     /// Tag predicates the engine uses to skip SST row groups (DataFusion still filters rows).
     tag_filters: Vec<TagFilter>,
+    /// Field comparisons the engine applies while decoding SSTs (DataFusion still filters).
+    field_filters: Vec<FieldFilter>,
     /// Rows of each series the engine may leave out (set by [`super::last_row`]).
     series_row_selector: Option<SeriesRowSelector>,
     /// Schema of the output (the projected table schema).
@@ -107,6 +109,7 @@ impl RegionScanExec {
             dynamic_filters: Vec::new(),
             limit,
             tag_filters: Vec::new(),
+            field_filters: Vec::new(),
             series_row_selector: None,
             properties: Arc::new(properties(&schema, 1)),
             schema,
@@ -135,6 +138,13 @@ impl RegionScanExec {
     /// Also pushes `tag_filters` into the engine (for row-group pruning only).
     pub fn with_tag_filters(mut self, tag_filters: Vec<TagFilter>) -> Self {
         self.tag_filters = tag_filters;
+        self
+    }
+
+    /// Also pushes `field_filters` into the engine (applied while decoding SSTs read without
+    /// the merge; DataFusion still filters the rows).
+    pub fn with_field_filters(mut self, field_filters: Vec<FieldFilter>) -> Self {
+        self.field_filters = field_filters;
         self
     }
 
@@ -233,6 +243,13 @@ impl DisplayAs for RegionScanExec {
                 }
                 if let Some(limit) = self.limit {
                     write!(f, ", limit={limit}")?;
+                }
+                for filter in &self.field_filters {
+                    write!(
+                        f,
+                        ", filter_by={} {:?} {}",
+                        filter.column, filter.op, filter.value
+                    )?;
                 }
                 if self.series_row_selector == Some(SeriesRowSelector::LastRow) {
                     write!(f, ", selector=last_row")?;
@@ -368,6 +385,7 @@ impl ExecutionPlan for RegionScanExec {
             time_range,
             limit: self.limit,
             tag_filters: self.tag_filters.clone(),
+            field_filters: self.field_filters.clone(),
             series_row_selector: self.series_row_selector,
             metrics: None,
         };

@@ -30,6 +30,7 @@ use crate::engine::metadata::RegionMetadataRef;
 use crate::engine::region::RegionRef;
 use crate::engine::time_range::TimeRange;
 use crate::query::error::Error;
+use crate::query::field_filter::field_filter;
 use crate::query::scan_exec::RegionScanExec;
 use crate::query::sink::{RegionSink, SinkOp};
 use crate::query::tag_filter::tag_filter;
@@ -220,9 +221,14 @@ impl TableProvider for TsdbTable {
             .iter()
             .filter_map(|f| tag_filter(f, &self.metadata))
             .collect();
+        let field_filters = filters
+            .iter()
+            .filter_map(|f| field_filter(f, &self.metadata))
+            .collect();
         let exec = self
             .scan_exec(projection, self.time_range(filters), limit)?
             .with_tag_filters(tag_filters)
+            .with_field_filters(field_filters)
             .with_partitions(state.config().target_partitions(), MIN_PARTITION_ROWS);
         Ok(Arc::new(exec))
     }
@@ -237,7 +243,9 @@ impl TableProvider for TsdbTable {
             .map(|f| {
                 if is_exact_time_filter(f, &time_index) {
                     TableProviderFilterPushDown::Exact
-                } else if is_time_filter(f, &time_index) || tag_filter(f, &self.metadata).is_some()
+                } else if is_time_filter(f, &time_index)
+                    || tag_filter(f, &self.metadata).is_some()
+                    || field_filter(f, &self.metadata).is_some()
                 {
                     TableProviderFilterPushDown::Inexact
                 } else {

@@ -1,4 +1,6 @@
-//! [`TagFilter`]: tag predicates a scan pushes into the engine, used to skip SST row groups.
+//! [`TagFilter`]: tag predicates a scan pushes into the engine, used to skip SST row groups;
+//! [`FieldFilter`]: comparisons of float fields with constants, evaluated while an SST is
+//! decoded so that the other columns are decoded only for matching rows.
 //!
 //! Rows in an SST are sorted by tags, so a row group covers a narrow range of the first tags
 //! and its Parquet min/max statistics rule most groups out for `host = 'x'` or
@@ -7,8 +9,68 @@
 //! pushed down "inexact"). Pruning before the merge is safe because every version of a row
 //! and its tombstones share its tags, hence the same row-group ranges.
 
+use arrow::array::{Array, BooleanArray, Float64Array};
+use arrow::compute::kernels::cmp::{eq, gt, gt_eq, lt, lt_eq, neq};
+use arrow::compute::prep_null_mask_filter;
+use arrow::error::ArrowError;
 use parquet::file::metadata::RowGroupMetaData;
 use parquet::file::statistics::Statistics;
+
+/// A comparison operator of a [`FieldFilter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareOp {
+    /// `<`
+    Lt,
+    /// `<=`
+    LtEq,
+    /// `>`
+    Gt,
+    /// `>=`
+    GtEq,
+    /// `=`
+    Eq,
+    /// `<>`
+    NotEq,
+}
+
+/// `column op value` on a DOUBLE field: a hint like [`TagFilter`] (rows that fail it may still
+/// be returned, so callers apply it too), used only where no other version of a row can exist
+/// (an SST read without the merge: mito2 applies field filters after its merge for the same
+/// reason, `src/mito2/src/read/prune.rs`). Evaluated with arrow's comparison kernels, as
+/// DataFusion evaluates the same predicate, so NaN and -0.0 compare alike; NULL never matches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldFilter {
+    /// Name of the field column (Float64).
+    pub column: String,
+    /// The comparison.
+    pub op: CompareOp,
+    /// The constant on the right-hand side.
+    pub value: f64,
+}
+
+impl FieldFilter {
+    /// Which rows of `values` (a Float64 array) satisfy the filter (NULL: false).
+    ///
+    /// # Errors
+    /// An arrow error if `values` is not Float64.
+    pub fn evaluate(&self, values: &dyn Array) -> Result<BooleanArray, ArrowError> {
+        let constant = Float64Array::new_scalar(self.value);
+        let values: &dyn arrow::array::Datum = &values;
+        let mask = match self.op {
+            CompareOp::Lt => lt(values, &constant),
+            CompareOp::LtEq => lt_eq(values, &constant),
+            CompareOp::Gt => gt(values, &constant),
+            CompareOp::GtEq => gt_eq(values, &constant),
+            CompareOp::Eq => eq(values, &constant),
+            CompareOp::NotEq => neq(values, &constant),
+        }?;
+        Ok(if mask.null_count() > 0 {
+            prep_null_mask_filter(&mask)
+        } else {
+            mask
+        })
+    }
+}
 
 /// `column IN (values)` on a string tag column.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,7 +17,9 @@ use crate::engine::read::ReadFormat;
 use crate::engine::read::merge::{BatchSource, MergeReader};
 use crate::engine::read::unique::UniqueSource;
 use crate::engine::region::scan_metrics::ScanMetrics;
-use crate::engine::region::{RecordBatchStream, Region, ScanRequest, SeriesRowSelector, TagFilter};
+use crate::engine::region::{
+    FieldFilter, RecordBatchStream, Region, ScanRequest, SeriesRowSelector, TagFilter,
+};
 use crate::engine::sst::file::FileMeta;
 use crate::engine::sst::format::READ_BATCH_ROWS;
 use crate::engine::sst::last_row::read_last_rows;
@@ -113,6 +115,7 @@ impl Region {
                     return;
                 }
             };
+            let panic_tx = tx.clone();
             let task = tokio::task::spawn_blocking(move || {
                 // `version` keeps memtables and SST handles alive until the scan ends.
                 let mut inputs = Vec::new();
@@ -142,6 +145,7 @@ impl Region {
                     schema: schema.clone(),
                     time_range,
                     tag_filters: request.tag_filters,
+                    field_filters: request.field_filters,
                     committed,
                     selector: request.series_row_selector,
                     cache,
@@ -170,7 +174,12 @@ impl Region {
                     }
                 }
             });
-            let _ = task.await;
+            // A panic in the reader must not end the stream as if the scan were complete.
+            if let Err(e) = task.await {
+                let _ = panic_tx
+                    .send(Err(Error::WorkerStopped(format!("scan task failed: {e}"))))
+                    .await;
+            }
         });
         let stream = futures::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
@@ -205,6 +214,8 @@ struct ReadPlan {
     time_range: TimeRange,
     /// Prune SST row groups by tag statistics (rows are not filtered).
     tag_filters: Vec<TagFilter>,
+    /// Drop failing rows while decoding SSTs read without the merge.
+    field_filters: Vec<FieldFilter>,
     /// Memtable rows above this sequence are not visible (not yet committed).
     committed: SequenceNumber,
     /// Rows of each series the scan may leave out.
@@ -266,7 +277,8 @@ impl ReadPlan {
                     },
                 ] => {
                     let format = &plan.unique_format;
-                    let reader = plan.open_sst(sst.clone(), format)?;
+                    // Each row of the file is its identity's only version in this run.
+                    let reader = plan.open_sst(sst.clone(), format, &plan.field_filters)?;
                     let rows = UniqueSource::new(reader, format, plan.time_range);
                     (format, Box::new(rows))
                 }
@@ -282,7 +294,7 @@ impl ReadPlan {
                                 Some(plan.committed),
                             ))
                                 as BatchSource,
-                            InputData::Sst(sst) => plan.open_sst(sst, format)?,
+                            InputData::Sst(sst) => plan.open_sst(sst, format, &[])?,
                         });
                     }
                     let merged = MergeReader::new(
@@ -318,14 +330,20 @@ impl ReadPlan {
         Ok(Box::new(readers.into_iter().flatten()))
     }
 
-    fn open_sst(&self, sst: CachedSst, format: &Arc<ReadFormat>) -> Result<BatchSource> {
-        let reader = SstReader::open_with_metadata(
+    fn open_sst(
+        &self,
+        sst: CachedSst,
+        format: &Arc<ReadFormat>,
+        field_filters: &[FieldFilter],
+    ) -> Result<BatchSource> {
+        let reader = SstReader::open_with_field_filters(
             sst.path,
             sst.bytes,
             sst.metadata,
             format.clone(),
             self.time_range,
             &self.tag_filters,
+            field_filters,
             READ_BATCH_ROWS,
         )?
         .with_scan_metrics(self.metrics.clone());

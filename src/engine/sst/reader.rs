@@ -4,12 +4,14 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch, new_null_array};
+use arrow::array::{ArrayRef, BooleanArray, RecordBatch, new_null_array};
+use arrow::datatypes::DataType;
 use bytes::Bytes;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
-    ParquetRecordBatchReaderBuilder, RowSelection, RowSelectionPolicy,
+    ArrowPredicate, ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions,
+    ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowFilter, RowSelection,
+    RowSelectionPolicy,
 };
 use parquet::file::metadata::PageIndexPolicy;
 use parquet::file::statistics::Statistics;
@@ -18,7 +20,7 @@ use crate::engine::error::Result;
 use crate::engine::io::ObjectStorage;
 use crate::engine::metadata::RegionId;
 use crate::engine::read::ReadFormat;
-use crate::engine::read::predicate::{TagFilter, row_group_may_match};
+use crate::engine::read::predicate::{FieldFilter, TagFilter, row_group_may_match};
 use crate::engine::region::scan_metrics::ScanMetrics;
 use crate::engine::sst::file::FileMeta;
 use crate::engine::sst::format::{FORMAT_VERSION, FORMAT_VERSION_KEY};
@@ -174,6 +176,37 @@ impl SstReader {
         tag_filters: &[TagFilter],
         batch_size: usize,
     ) -> Result<SstReader> {
+        Self::open_with_field_filters(
+            path,
+            bytes,
+            metadata,
+            format,
+            time_range,
+            tag_filters,
+            &[],
+            batch_size,
+        )
+    }
+
+    /// As [`SstReader::open_with_metadata`], also dropping rows that fail a `field_filters`
+    /// comparison while decoding (parquet's `RowFilter`: the filtered columns are decoded
+    /// first, the others only for the rows that pass). Only for a file whose rows need no
+    /// merge: an older version of a row must not be kept because its newer one was dropped.
+    /// A filter on a column the file lacks, or that is not Float64 in it, is ignored.
+    ///
+    /// # Errors
+    /// As [`SstReader::open_with_metadata`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn open_with_field_filters(
+        path: String,
+        bytes: Bytes,
+        metadata: ArrowReaderMetadata,
+        format: Arc<ReadFormat>,
+        time_range: TimeRange,
+        tag_filters: &[TagFilter],
+        field_filters: &[FieldFilter],
+        batch_size: usize,
+    ) -> Result<SstReader> {
         let parquet_err = |source| Error::Parquet {
             path: path.clone(),
             source,
@@ -262,7 +295,30 @@ impl SstReader {
                 .map_or(group_rows, RowSelection::row_count),
             rows_decoded: 0,
         };
+        let mut predicates: Vec<Box<dyn ArrowPredicate>> = Vec::new();
+        for filter in field_filters {
+            let Ok(index) = file_schema.index_of(&filter.column) else {
+                continue;
+            };
+            if file_schema.field(index).data_type() != &DataType::Float64 {
+                continue;
+            }
+            let filter = filter.clone();
+            let column = ProjectionMask::roots(builder.parquet_schema(), [index]);
+            predicates.push(Box::new(ArrowPredicateFn::new(
+                column,
+                move |batch| match batch.columns().first() {
+                    Some(values) => filter.evaluate(values.as_ref()),
+                    None => Ok(BooleanArray::from(vec![true; batch.num_rows()])),
+                },
+            )));
+        }
         let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+        let builder = if predicates.is_empty() {
+            builder
+        } else {
+            builder.with_row_filter(RowFilter::new(predicates))
+        };
         let mut builder = builder
             .with_projection(mask)
             .with_row_groups(plan.row_groups)

@@ -321,3 +321,60 @@ fn files_without_page_index_are_read_whole() {
     assert_eq!(rows, 500);
     assert_eq!(metrics.rows_decoded, 10_000);
 }
+
+/// A field filter drops failing rows while decoding: the reader returns exactly the rows
+/// whose value passes (NULLs never do), and decodes no others.
+#[test]
+fn field_filters_keep_only_passing_rows() {
+    use arrow::array::Array;
+
+    use crate::engine::read::predicate::{CompareOp, FieldFilter};
+
+    let format = full_format();
+    let batches = tsbs_batches(&format, 20, 500);
+    let user = format.position_of(TAGS.len() + 1).unwrap(); // usage_user, after ts
+    let expected: usize = batches
+        .iter()
+        .map(|b| {
+            let values = b
+                .column(user)
+                .as_primitive::<arrow::datatypes::Float64Type>();
+            values
+                .iter()
+                .filter(|v| v.is_some_and(|v| v > 90.0))
+                .count()
+        })
+        .sum();
+    assert!(expected > 0 && expected < 10_000, "{expected}");
+    let bytes = encode(&format, batches);
+    let filter = FieldFilter {
+        column: FIELDS[0].to_string(),
+        op: CompareOp::Gt,
+        value: 90.0,
+    };
+    let path = "test.parquet".to_string();
+    let metadata = load_metadata(&path, &bytes).unwrap();
+    let mut reader = SstReader::open_with_field_filters(
+        path,
+        bytes,
+        metadata,
+        format.clone(),
+        TimeRange::all(),
+        &[],
+        &[filter],
+        4096,
+    )
+    .unwrap();
+    let mut rows = 0;
+    for batch in reader.by_ref() {
+        let batch = batch.unwrap();
+        let values = batch
+            .column(user)
+            .as_primitive::<arrow::datatypes::Float64Type>();
+        assert_eq!(values.null_count(), 0);
+        assert!(values.values().iter().all(|&v| v > 90.0));
+        rows += batch.num_rows();
+    }
+    assert_eq!(rows, expected);
+    assert_eq!(reader.metrics().rows_decoded, expected);
+}

@@ -51,6 +51,12 @@ fn cached(bytes: Bytes) -> CachedSst {
     }
 }
 
+/// The fixture batches as tsdb writes an SST.
+fn encoded(format: &ReadFormat) -> CachedSst {
+    let sst = encode_sst(format, batches(format).into_iter().map(Ok), 0).unwrap();
+    cached(sst.unwrap().bytes)
+}
+
 /// The time index (ms) of each row of `batch`, and the host of each row.
 fn rows(format: &ReadFormat, batch: &RecordBatch) -> Vec<(String, i64)> {
     let ts = batch
@@ -73,12 +79,7 @@ fn expected(newest: i64, host_3: i64) -> Vec<(String, i64)> {
 #[test]
 fn newest_visible_row_of_every_series_from_the_recorded_runs() {
     let format = format();
-    let sst = cached(
-        encode_sst(&format, batches(&format).into_iter().map(Ok), 0)
-            .unwrap()
-            .unwrap()
-            .bytes,
-    );
+    let sst = encoded(&format);
     let runs = sst
         .metadata
         .metadata()
@@ -128,12 +129,7 @@ fn files_without_recorded_runs_compute_them_from_the_tags() {
 #[test]
 fn the_cache_answers_a_second_read_of_a_file() {
     let format = format();
-    let sst = cached(
-        encode_sst(&format, batches(&format).into_iter().map(Ok), 0)
-            .unwrap()
-            .unwrap()
-            .bytes,
-    );
+    let sst = encoded(&format);
     let cache = SstCache::new(1 << 20, 1 << 20);
     let metrics = crate::engine::region::scan_metrics::ScanMetrics::default();
     let first = cache.last_rows(&sst, &format, &metrics).unwrap();
