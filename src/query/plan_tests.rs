@@ -307,9 +307,9 @@ async fn last_row_selector_only_where_the_answer_allows_it() {
 
 /// The value of metric `name` in an `EXPLAIN ANALYZE` line (`1.5 K` = 1500).
 fn metric(line: &str, name: &str) -> f64 {
-    let value = line
-        .split(&format!(" {name}="))
-        .nth(1)
+    let value = [' ', '[']
+        .iter()
+        .find_map(|before| line.split(&format!("{before}{name}=")).nth(1))
         .and_then(|rest| rest.split([',', ']']).next())
         .unwrap_or_else(|| panic!("no {name} in {line}"));
     let (number, scale) = match value.split_once(' ') {
@@ -350,4 +350,10 @@ async fn explain_analyze_shows_what_the_engine_read() {
     let aggregate = scan_line(&plan, "projection=[hostname, ts]");
     assert_eq!(metric(aggregate, "last_row_cache_hits"), 3.0, "{aggregate}");
     assert_eq!(metric(aggregate, "rows_decoded"), 0.0, "{aggregate}");
+    // The probe side, narrowed to the newest timestamp, is answered from the cached newest
+    // rows of the last file too: nothing decoded, nothing read.
+    let probe = scan_line(&plan, "usage_user");
+    assert_eq!(metric(probe, "last_row_reads"), 0.0, "{probe}");
+    assert!(metric(probe, "last_row_cache_hits") >= 1.0, "{probe}");
+    assert_eq!(metric(probe, "output_rows"), 20.0, "{probe}");
 }

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
+use arrow::array::{ArrayRef, AsArray, Int64Array, RecordBatch, RecordBatchOptions, UInt32Array};
+use arrow::compute::filter_record_batch;
+use arrow::compute::kernels::cmp::gt_eq;
 use arrow::compute::kernels::partition::partition;
 use arrow::compute::take;
 use arrow::datatypes::SchemaRef;
@@ -260,14 +262,7 @@ impl ReadPlan {
                     },
                 ] if plan.selector == Some(SeriesRowSelector::LastRow) => {
                     let format = &plan.unique_format;
-                    // A file inside the time range has one answer, kept in the cache.
-                    let covered = plan.time_range.intersect(range) == *range;
-                    let rows = if covered {
-                        plan.cache.last_rows(sst, format, &plan.metrics)?
-                    } else {
-                        ScanMetrics::add(&plan.metrics.last_row_reads, 1);
-                        read_last_rows(sst, format, plan.time_range)?
-                    };
+                    let rows = plan.last_rows_in_range(sst, *range, format)?;
                     (format, Box::new(std::iter::once(Ok(rows))) as BatchSource)
                 }
                 [
@@ -328,6 +323,41 @@ impl ReadPlan {
             })));
         }
         Ok(Box::new(readers.into_iter().flatten()))
+    }
+
+    /// The newest visible row of every series of `sst` (time range `file_range`) inside the
+    /// scan's time range. A file's whole answer is cached; for a range that does not cover
+    /// the file it still answers when no series' newest row is past the range's end: a newest
+    /// row inside the range is the newest there, one before its start means the series has
+    /// no row in the range (lastpoint's probe side, narrowed to the newest timestamps by the
+    /// join's dynamic filter, is served so). Otherwise the file is read for the range.
+    fn last_rows_in_range(
+        &self,
+        sst: &CachedSst,
+        file_range: TimeRange,
+        format: &ReadFormat,
+    ) -> Result<RecordBatch> {
+        let whole = self.cache.last_rows(sst, format, &self.metrics)?;
+        if self.time_range.intersect(&file_range) == file_range {
+            return Ok(whole);
+        }
+        let arrow_error = |source| Error::Arrow {
+            context: "filtering cached last rows".to_string(),
+            source,
+        };
+        let ts = arrow::compute::cast(
+            whole.column(format.time_index_position()),
+            &arrow::datatypes::DataType::Int64,
+        )
+        .map_err(arrow_error)?;
+        let ts = ts.as_primitive::<arrow::datatypes::Int64Type>();
+        if arrow::compute::max(ts).is_some_and(|max| max > self.time_range.max) {
+            ScanMetrics::add(&self.metrics.last_row_reads, 1);
+            return read_last_rows(sst, format, self.time_range);
+        }
+        let inside =
+            gt_eq(ts, &Int64Array::new_scalar(self.time_range.min)).map_err(arrow_error)?;
+        filter_record_batch(&whole, &inside).map_err(arrow_error)
     }
 
     fn open_sst(
