@@ -27,10 +27,6 @@ mod query;
 
 use std::path::PathBuf;
 
-/// The allocator `tsdb-shell` uses (see src/main.rs), so in-process timings match it.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]

@@ -10,13 +10,6 @@ mod shell;
 
 use shell::{OutputFormat, ShellOptions};
 
-/// mimalloc as the process allocator, as DataFusion's CLI and GreptimeDB (jemalloc) do: glibc's
-/// malloc hands large query buffers back to the kernel and faults fresh zeroed pages in on the
-/// next query (14 % of double-groupby-1's time was `clear_page_erms`). The library leaves the
-/// choice to the embedding program.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Interactive SQL shell for the tsdb embedded time-series database.
 ///
 /// Without -c/-f, reads SQL from the terminal (a REPL with history) or, when stdin is not a
