@@ -339,6 +339,17 @@ impl RegionMetadata {
         self.columns.iter().position(|c| c.name == name)
     }
 
+    /// The column named `name`.
+    pub fn column(&self, name: &str) -> Option<&ColumnMetadata> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Whether `name` is a tag column.
+    pub fn is_tag(&self, name: &str) -> bool {
+        self.column(name)
+            .is_some_and(|c| c.semantic_type == SemanticType::Tag)
+    }
+
     /// Indexes of the field columns, in table order.
     pub fn field_indexes(&self) -> Vec<usize> {
         self.columns

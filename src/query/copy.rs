@@ -263,17 +263,17 @@ pub async fn read_for_table(
             "'{path}' has no column '{time_index}', the time index of table '{table}'"
         )));
     }
-    let exprs: Vec<Expr> = names
+    let exprs = names
         .iter()
         .map(|name| {
-            let field = table_schema.field_with_name(name).expect("checked above");
+            let field = table_schema.field_with_name(name)?;
             let mut expr = ident(name);
             if let Some(null) = &options.null_value {
                 expr = nullif(expr, lit(null.clone()));
             }
-            cast(expr, field.data_type().clone()).alias(name)
+            Ok(cast(expr, field.data_type().clone()).alias(name))
         })
-        .collect();
+        .collect::<std::result::Result<Vec<Expr>, arrow::error::ArrowError>>()?;
     let df = df.select(exprs)?;
     Ok((names, df))
 }

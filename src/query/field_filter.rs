@@ -21,10 +21,8 @@ pub fn field_filter(expr: &Expr, metadata: &RegionMetadata) -> Option<FieldFilte
         (other, Expr::Column(column)) => (column, double_literal(other)?, flipped(op)),
         _ => return None,
     };
-    let is_double_field = metadata.columns.iter().any(|c| {
-        c.name == column.name
-            && c.semantic_type == SemanticType::Field
-            && c.data_type == ColumnDataType::Float64
+    let is_double_field = metadata.column(&column.name).is_some_and(|c| {
+        c.semantic_type == SemanticType::Field && c.data_type == ColumnDataType::Float64
     });
     is_double_field.then(|| FieldFilter {
         column: column.name.clone(),

@@ -38,7 +38,6 @@ use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
 
-use crate::engine::metadata::SemanticType;
 use crate::engine::region::SeriesRowSelector;
 use crate::query::scan_exec::RegionScanExec;
 
@@ -131,12 +130,6 @@ fn last_row_groups(
 ) -> Option<Vec<String>> {
     let metadata = scan.region().metadata();
     let time_index = metadata.time_index_column().name.clone();
-    let is_tag = |name: &str| {
-        metadata
-            .columns
-            .iter()
-            .any(|c| c.name == name && c.semantic_type == SemanticType::Tag)
-    };
     let column_of = |expr: &Arc<dyn datafusion::physical_expr::PhysicalExpr>| {
         expr.downcast_ref::<Column>()
             .and_then(|c| side.columns.get(c.index()).cloned().flatten())
@@ -148,7 +141,7 @@ fn last_row_groups(
     let mut tags = Vec::new();
     for (expr, _) in group_by.expr() {
         let name = column_of(expr)?;
-        if !is_tag(&name) {
+        if !metadata.is_tag(&name) {
             return None;
         }
         tags.push(name);
@@ -308,12 +301,7 @@ fn row_preserving_scan(plan: &Arc<dyn ExecutionPlan>) -> Option<ScanSide> {
 fn tag_preserving_scan(plan: &Arc<dyn ExecutionPlan>) -> Option<ScanSide> {
     scan_side(plan, &|scan, columns| {
         let metadata = scan.region().metadata();
-        columns.iter().all(|name| {
-            metadata
-                .columns
-                .iter()
-                .any(|c| &c.name == name && c.semantic_type == SemanticType::Tag)
-        })
+        columns.iter().all(|name| metadata.is_tag(name))
     })
 }
 

@@ -34,10 +34,8 @@ pub fn tag_filter(expr: &Expr, metadata: &RegionMetadata) -> Option<TagFilter> {
         }
         _ => return None,
     };
-    let is_string_tag = metadata.columns.iter().any(|c| {
-        c.name == column.name
-            && c.semantic_type == SemanticType::Tag
-            && c.data_type == ColumnDataType::String
+    let is_string_tag = metadata.column(&column.name).is_some_and(|c| {
+        c.semantic_type == SemanticType::Tag && c.data_type == ColumnDataType::String
     });
     is_string_tag.then(|| TagFilter {
         column: column.name.clone(),

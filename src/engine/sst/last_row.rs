@@ -17,7 +17,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, new_null_array};
+use arrow::array::{ArrayRef, AsArray, RecordBatch, RecordBatchOptions, new_null_array};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Int64Type, SchemaRef, UInt8Type};
 use parquet::arrow::ProjectionMask;
@@ -144,7 +144,7 @@ fn choose_rows(
 ) -> Result<Vec<usize>> {
     let internal = [file.time_index, file.op_type];
     let last_rows: Vec<Range<usize>> = ends.iter().map(|&end| end - 1..end).collect();
-    let (ts, ops) = time_and_op(sst, &decode(sst, &internal, &last_rows)?)?;
+    let (ts, ops) = time_and_op(sst, file, &decode(sst, &internal, &last_rows)?)?;
     let visible = |ts: i64, op: u8| time_range.contains(ts) && op == OpType::Put as u8;
     let mut chosen: Vec<Option<usize>> = Vec::with_capacity(ends.len());
     let mut hidden = Vec::new();
@@ -168,7 +168,7 @@ fn choose_rows(
             .map(|&k| start(k)..ends[k] - 1)
             .filter(|r| !r.is_empty())
             .collect();
-        let (ts, ops) = time_and_op(sst, &decode(sst, &internal, &ranges)?)?;
+        let (ts, ops) = time_and_op(sst, file, &decode(sst, &internal, &ranges)?)?;
         let mut offset = 0usize;
         for range in &ranges {
             let k = ends.partition_point(|&end| end <= range.start);
@@ -187,19 +187,25 @@ fn choose_rows(
     Ok(chosen.into_iter().flatten().collect())
 }
 
-/// The time index (as i64) and op type of `batches` (two columns each), concatenated.
-fn time_and_op(sst: &CachedSst, batches: &[RecordBatch]) -> Result<(Vec<i64>, Vec<u8>)> {
+/// The time index (as i64) and op type of `batches` (those two file columns), concatenated.
+fn time_and_op(
+    sst: &CachedSst,
+    file: &FileColumns,
+    batches: &[RecordBatch],
+) -> Result<(Vec<i64>, Vec<u8>)> {
+    let schema = sst.metadata.schema();
+    let (time_name, op_name) = (
+        schema.field(file.time_index).name(),
+        schema.field(file.op_type).name(),
+    );
     let mut ts = Vec::new();
     let mut ops = Vec::new();
     for batch in batches {
-        let (Some(t), Some(o)) = (batch.columns().first(), batch.columns().get(1)) else {
+        let (Some(t), Some(o)) = (
+            batch.column_by_name(time_name),
+            batch.column_by_name(op_name),
+        ) else {
             continue;
-        };
-        // The projection keeps file order: the op type may come first.
-        let (t, o) = if t.data_type() == &DataType::UInt8 {
-            (o, t)
-        } else {
-            (t, o)
         };
         let t = arrow::compute::cast(t, &DataType::Int64).map_err(|e| arrow_error(sst, e))?;
         ts.extend(t.as_primitive::<Int64Type>().values().iter().copied());
