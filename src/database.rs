@@ -13,10 +13,8 @@ use std::sync::Arc;
 use arrow::array::{Array, RecordBatch, UInt64Array};
 use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::TableReference;
-use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 use fs2::FileExt;
 
 use crate::catalog::Catalog;
@@ -151,7 +149,7 @@ impl Database {
         let storage = ObjectStorage::local(&data_dir).map_err(crate::catalog::Error::from)?;
         let catalog = Catalog::open(engine.clone(), storage).await?;
 
-        let ctx = new_session();
+        let ctx = crate::query::session::new_session();
         let state = ctx.state();
         for table in catalog.tables() {
             let provider = TsdbTable::try_new(table.name.clone(), table.region, &state)?;
@@ -571,21 +569,6 @@ fn find_parser_error(
         }
         current = current.source()?;
     }
-}
-
-/// A DataFusion session with `information_schema` and tsdb's analyzer rules.
-fn new_session() -> SessionContext {
-    let config = SessionConfig::new().with_information_schema(true);
-    // tsdb's last-row rule first, on the plan as the planner built it (see its docs).
-    let mut physical_rules = PhysicalOptimizer::new().rules;
-    physical_rules.insert(0, Arc::new(crate::query::last_row::LastRowRule));
-    let state = SessionStateBuilder::new()
-        .with_config(config)
-        .with_default_features()
-        .with_analyzer_rules(crate::query::coercion::analyzer_rules())
-        .with_physical_optimizer_rules(physical_rules)
-        .build();
-    SessionContext::new_with_state(state)
 }
 
 /// Sums the first column (the `count` of a DML plan) over `batches`.

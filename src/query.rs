@@ -12,6 +12,7 @@ pub mod last_row;
 pub mod progress;
 pub mod scan_exec;
 pub mod scan_plan;
+pub mod session;
 pub mod show;
 pub mod sink;
 pub mod table_provider;
