@@ -19,7 +19,6 @@ use fs2::FileExt;
 
 use crate::catalog::Catalog;
 use crate::catalog::builder::region_metadata;
-use crate::engine::io::ObjectStorage;
 use crate::engine::metadata::RegionId;
 use crate::engine::{Engine, EngineOptions};
 use crate::error::{Error, Result};
@@ -146,8 +145,7 @@ impl Database {
         }
 
         let engine = Arc::new(Engine::open(options).await?);
-        let storage = ObjectStorage::local(&data_dir).map_err(crate::catalog::Error::from)?;
-        let catalog = Catalog::open(engine.clone(), storage).await?;
+        let catalog = Catalog::open(engine.clone(), engine.storage().clone()).await?;
 
         let ctx = crate::query::session::new_session();
         let state = ctx.state();

@@ -53,6 +53,10 @@ pub struct EngineOptions {
     /// rejected with [`Error::WriteBufferFull`]. Default 512 MiB; 0 disables it (only the
     /// per-region limits apply).
     pub write_buffer_bytes: usize,
+    /// Every mutation of local files (WAL segments, and SSTs, manifests and the catalog on
+    /// a local store) goes through it; tests put a fault-injecting layer here
+    /// ([`io::fs`]). Default: the operating system's.
+    pub file_system: io::FileSystemRef,
 }
 
 /// Default [`EngineOptions::write_buffer_bytes`]: 512 MiB, room for eight regions at the
@@ -69,6 +73,7 @@ impl EngineOptions {
             sst_data_cache_bytes: cache::DEFAULT_DATA_CACHE_BYTES,
             sst_meta_cache_bytes: cache::DEFAULT_META_CACHE_BYTES,
             write_buffer_bytes: DEFAULT_WRITE_BUFFER_BYTES,
+            file_system: io::OsFileSystem::shared(),
         }
     }
 }
@@ -99,7 +104,7 @@ impl Engine {
     /// # Errors
     /// [`Error::Storage`] if the directory cannot be used.
     pub async fn open(options: EngineOptions) -> Result<Engine> {
-        let storage = ObjectStorage::local(&options.data_dir)?;
+        let storage = ObjectStorage::local_with(&options.data_dir, options.file_system.clone())?;
         let regions: Arc<write_buffer::RegionMap> = Arc::default();
         let write_buffer = Arc::new(write_buffer::WriteBufferManager::new(
             options.write_buffer_bytes,
@@ -147,6 +152,11 @@ impl Engine {
             sst_cache: self.cache.clone(),
             write_buffer: self.write_buffer.clone(),
         }
+    }
+
+    /// The object store holding the regions' SSTs and manifests (and the catalog).
+    pub fn storage(&self) -> &ObjectStorage {
+        &self.storage
     }
 
     /// The write buffer shared by the engine's regions: memtable bytes in use, mutable
@@ -235,7 +245,7 @@ impl Engine {
             .delete_prefix(&sst::region_dir(region_id))
             .await?;
         let wal_dir = self.wal_dir(region_id);
-        match std::fs::remove_dir_all(&wal_dir) {
+        match self.options.file_system.remove_dir_all(&wal_dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(source) => {

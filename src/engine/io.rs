@@ -10,8 +10,14 @@
 //! directory ([`write_file_durably`]). Remote stores are durable once `put` returns, and a
 //! put there is atomic.
 
+#[cfg(test)]
+pub(crate) mod fault;
+pub mod fs;
+
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
+
+pub use fs::{FileSystem, FileSystemRef, OsFileSystem, WritableFile};
 
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -51,10 +57,20 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Clone, Debug)]
 pub struct ObjectStorage {
     store: Arc<dyn ObjectStore>,
-    /// Set for local stores: used to fsync files and directories after writes.
-    local: Option<Arc<LocalFileSystem>>,
+    /// Set for local stores: writes and deletions go through its file system (durable
+    /// installs, and a fault-injecting layer in tests), reads through `store`.
+    local: Option<Local>,
     /// Deletions running in the background; closing the engine waits for them.
     background_deletes: Arc<BackgroundDeletes>,
+}
+
+/// The local side of a store on local disk.
+#[derive(Clone, Debug)]
+struct Local {
+    /// Maps object paths to file paths.
+    store: Arc<LocalFileSystem>,
+    /// Every mutation of the files.
+    files: FileSystemRef,
 }
 
 /// Counts deletions started by [`ObjectStorage::delete_in_background`].
@@ -65,13 +81,23 @@ struct BackgroundDeletes {
 }
 
 impl ObjectStorage {
-    /// A store rooted at the local directory `root` (created if missing).
+    /// A store rooted at the local directory `root` (created if missing), writing through
+    /// the operating system's file system.
     ///
     /// # Errors
     /// [`Error::Io`] if the directory cannot be created, [`Error::ObjectStore`] if the
     /// store cannot be rooted there.
     pub fn local(root: &FsPath) -> Result<Self> {
-        create_dir_all_durably(root)?;
+        Self::local_with(root, OsFileSystem::shared())
+    }
+
+    /// A store rooted at the local directory `root` (created if missing) whose writes and
+    /// deletions go through `files`.
+    ///
+    /// # Errors
+    /// As [`ObjectStorage::local`].
+    pub fn local_with(root: &FsPath, files: FileSystemRef) -> Result<Self> {
+        create_dir_all_durably(files.as_ref(), root)?;
         let fs = LocalFileSystem::new_with_prefix(root).map_err(|source| Error::ObjectStore {
             op: "open",
             path: root.display().to_string(),
@@ -80,7 +106,7 @@ impl ObjectStorage {
         let fs = Arc::new(fs);
         Ok(ObjectStorage {
             store: fs.clone(),
-            local: Some(fs),
+            local: Some(Local { store: fs, files }),
             background_deletes: Arc::default(),
         })
     }
@@ -100,6 +126,27 @@ impl ObjectStorage {
         &self.store
     }
 
+    /// The file system local writes go through; the operating system's for remote stores
+    /// (whose only local files are the WAL's).
+    pub fn file_system(&self) -> FileSystemRef {
+        match &self.local {
+            Some(local) => local.files.clone(),
+            None => OsFileSystem::shared(),
+        }
+    }
+
+    /// The local file of object `path`, `None` for remote stores.
+    fn local_file(&self, path: &Path) -> Result<Option<(PathBuf, FileSystemRef)>> {
+        let Some(local) = &self.local else {
+            return Ok(None);
+        };
+        let file = local
+            .store
+            .path_to_filesystem(path)
+            .map_err(|source| map_err("resolve", path, source))?;
+        Ok(Some((file, local.files.clone())))
+    }
+
     /// Writes `bytes` to `path` atomically (readers, and recovery after a power cut, see the
     /// old object or the whole new one) and durably (on local disk: [`write_file_durably`],
     /// temp file fsynced before the rename, directory fsynced after it).
@@ -108,7 +155,7 @@ impl ObjectStorage {
     /// [`Error::ObjectStore`] or [`Error::Io`]; after an error the object holds its old
     /// content or the new one, and must not be referenced by a new manifest edit.
     pub async fn put_durable(&self, path: &Path, bytes: Bytes) -> Result<()> {
-        let Some(local) = &self.local else {
+        let Some((file, files)) = self.local_file(path)? else {
             self.store
                 .put(path, PutPayload::from_bytes(bytes))
                 .await
@@ -119,10 +166,7 @@ impl ObjectStorage {
                 })?;
             return Ok(());
         };
-        let file = local
-            .path_to_filesystem(path)
-            .map_err(|source| map_err("resolve", path, source))?;
-        tokio::task::spawn_blocking(move || write_file_durably(&file, &bytes))
+        tokio::task::spawn_blocking(move || write_file_durably(files.as_ref(), &file, &bytes))
             .await
             .map_err(|e| Error::Io {
                 op: "install (task)",
@@ -170,6 +214,17 @@ impl ObjectStorage {
     /// # Errors
     /// [`Error::ObjectStore`].
     pub async fn delete(&self, path: &Path) -> Result<()> {
+        if let Some((file, files)) = self.local_file(path)? {
+            return match files.remove_file(&file) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(source) => Err(Error::Io {
+                    op: "delete",
+                    path: file,
+                    source,
+                }),
+            };
+        }
         match self.store.delete(path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(source) => Err(map_err("delete", path, source)),
@@ -232,11 +287,8 @@ impl ObjectStorage {
         for (path, _) in self.list(prefix).await? {
             self.delete(&path).await?;
         }
-        if let Some(local) = &self.local {
-            let dir = local
-                .path_to_filesystem(prefix)
-                .map_err(|source| map_err("resolve", prefix, source))?;
-            match std::fs::remove_dir_all(&dir) {
+        if let Some((dir, files)) = self.local_file(prefix)? {
+            match files.remove_dir_all(&dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(source) => {
@@ -282,8 +334,7 @@ pub fn is_temp_file_name(name: &str) -> bool {
 ///
 /// # Errors
 /// [`Error::Io`] naming the file or directory that failed.
-pub fn write_file_durably(target: &FsPath, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
+pub fn write_file_durably(files: &dyn FileSystem, target: &FsPath, bytes: &[u8]) -> Result<()> {
     let io = |op, path: &FsPath| {
         let path = path.to_path_buf();
         move |source| Error::Io { op, path, source }
@@ -295,27 +346,29 @@ pub fn write_file_durably(target: &FsPath, bytes: &[u8]) -> Result<()> {
             source: std::io::Error::other("the path has no parent directory or file name"),
         });
     };
-    create_dir_all_durably(dir)?;
+    create_dir_all_durably(files, dir)?;
     let temp = dir.join(format!(
         ".{}.{}{TEMP_SUFFIX}",
         name.to_string_lossy(),
         uuid::Uuid::new_v4().simple()
     ));
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temp)
+    let written = files
+        .create_new(&temp)
         .map_err(io("create", &temp))
         .and_then(|mut file| {
             file.write_all(bytes).map_err(io("write", &temp))?;
             file.sync_all().map_err(io("fsync", &temp))
         })
-        .and_then(|()| std::fs::rename(&temp, target).map_err(io("rename into", target)));
+        .and_then(|()| {
+            files
+                .rename(&temp, target)
+                .map_err(io("rename into", target))
+        });
     if let Err(e) = written {
-        let _ = std::fs::remove_file(&temp);
+        let _ = files.remove_file(&temp);
         return Err(e);
     }
-    sync_dir(dir)
+    sync_dir(files, dir)
 }
 
 /// Creates `dir` and its missing ancestors, and makes each creation durable by fsyncing the
@@ -323,7 +376,7 @@ pub fn write_file_durably(target: &FsPath, bytes: &[u8]) -> Result<()> {
 ///
 /// # Errors
 /// [`Error::Io`] naming the directory.
-pub fn create_dir_all_durably(dir: &FsPath) -> Result<()> {
+pub fn create_dir_all_durably(files: &dyn FileSystem, dir: &FsPath) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -336,33 +389,22 @@ pub fn create_dir_all_durably(dir: &FsPath) -> Result<()> {
         missing.push(path);
         cursor = path.parent();
     }
-    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-        op: "create directory",
-        path: dir.to_path_buf(),
-        source,
-    })?;
     for created in missing.iter().rev() {
-        if let Some(parent) = created.parent().filter(|p| !p.as_os_str().is_empty()) {
-            sync_dir(parent)?;
+        match files.create_dir(created) {
+            Ok(()) => {}
+            // Created meanwhile by someone else (another region's install).
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && created.is_dir() => {}
+            Err(source) => {
+                return Err(Error::Io {
+                    op: "create directory",
+                    path: created.to_path_buf(),
+                    source,
+                });
+            }
         }
-    }
-    Ok(())
-}
-
-/// fsyncs `file`, then its parent directory so that the rename that created it is durable.
-///
-/// # Errors
-/// [`Error::Io`] naming the file or directory.
-pub fn sync_file_and_parent(file: &FsPath) -> Result<()> {
-    let io = |op, path: &FsPath| {
-        let path = path.to_path_buf();
-        move |source| Error::Io { op, path, source }
-    };
-    std::fs::File::open(file)
-        .and_then(|f| f.sync_all())
-        .map_err(io("fsync", file))?;
-    if let Some(parent) = file.parent() {
-        sync_dir(parent)?;
+        if let Some(parent) = created.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(files, parent)?;
+        }
     }
     Ok(())
 }
@@ -371,14 +413,12 @@ pub fn sync_file_and_parent(file: &FsPath) -> Result<()> {
 ///
 /// # Errors
 /// [`Error::Io`] naming the directory.
-pub fn sync_dir(dir: &FsPath) -> Result<()> {
-    std::fs::File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(|source| Error::Io {
-            op: "fsync directory",
-            path: dir.to_path_buf(),
-            source,
-        })
+pub fn sync_dir(files: &dyn FileSystem, dir: &FsPath) -> Result<()> {
+    files.sync_dir(dir).map_err(|source| Error::Io {
+        op: "fsync directory",
+        path: dir.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -446,7 +486,7 @@ mod tests {
         // A directory where the file should go: the rename fails.
         std::fs::create_dir(&target).unwrap();
         std::fs::write(target.join("inside"), b"keep").unwrap();
-        let error = write_file_durably(&target, b"new").unwrap_err();
+        let error = write_file_durably(&OsFileSystem, &target, b"new").unwrap_err();
         assert!(error.to_string().contains("rename"), "{error}");
         assert_eq!(names(tmp.path()), ["x"]);
         assert!(target.join("inside").exists());

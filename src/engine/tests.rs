@@ -1,6 +1,8 @@
 //! End-to-end tests of the engine through its public API: write, scan, flush, overwrite,
 //! delete, reopen (WAL replay), compaction.
 
+mod crash;
+
 use std::sync::Arc;
 
 use arrow::array::{Float64Array, RecordBatch, StringArray, TimestampMillisecondArray};

@@ -30,6 +30,7 @@ use std::thread::JoinHandle;
 use arrow::array::RecordBatch;
 use tokio::sync::oneshot;
 
+use crate::engine::io::{FileSystemRef, OsFileSystem};
 use crate::engine::metadata::{OpType, SequenceNumber};
 
 pub use error::{CorruptionKind, Error};
@@ -37,19 +38,23 @@ use segment::{ScanEnd, SegmentId};
 use writer::{Request, Segments, Shared, Writer};
 
 /// Options of a [`Wal`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct WalOptions {
     /// Roll to a new segment once appending an entry would make the active segment larger
     /// than this, in bytes (a segment holding a single larger entry is allowed). Smaller
     /// segments let [`Wal::obsolete`] free space sooner at the cost of more files.
     /// Default 64 MiB.
     pub segment_size_limit_bytes: u64,
+    /// Every creation, write, sync and deletion of a segment goes through it (reads do
+    /// not). Default: the operating system's.
+    pub file_system: FileSystemRef,
 }
 
 impl Default for WalOptions {
     fn default() -> Self {
         WalOptions {
             segment_size_limit_bytes: 64 << 20,
+            file_system: OsFileSystem::shared(),
         }
     }
 }
@@ -122,7 +127,8 @@ impl Wal {
     /// if the directory or a segment cannot be read, repaired or created.
     pub fn open(dir: &Path, options: WalOptions) -> Result<Wal> {
         // Durably: the segments' directory entry must survive a power cut with them.
-        segment::create_dir_all(dir)?;
+        let files = options.file_system.clone();
+        segment::create_dir_all(files.as_ref(), dir)?;
         let mut found = segment::list(dir)?;
         let mut closed = std::collections::BTreeMap::new();
         let mut max_sequence: Option<SequenceNumber> = None;
@@ -148,8 +154,8 @@ impl Wal {
                     if is_last && bytes.len() == crate::engine::codec::FILE_HEADER_LEN =>
                 {
                     // The previous active segment never received an entry.
-                    segment::remove(path)?;
-                    segment::sync_dir(dir)?;
+                    segment::remove(files.as_ref(), path)?;
+                    segment::sync_dir(files.as_ref(), dir)?;
                     removed_last = true;
                     continue;
                 }
@@ -161,8 +167,8 @@ impl Wal {
                         bytes.len()
                     );
                     truncated_tail_bytes += bytes.len() as u64;
-                    segment::remove(path)?;
-                    segment::sync_dir(dir)?;
+                    segment::remove(files.as_ref(), path)?;
+                    segment::sync_dir(files.as_ref(), dir)?;
                     removed_last = true;
                     continue;
                 }
@@ -172,7 +178,7 @@ impl Wal {
                         "WAL segment {} ends with a torn write: truncating {cut} bytes at offset {valid_len}",
                         path.display()
                     );
-                    segment::truncate(path, valid_len)?;
+                    segment::truncate(files.as_ref(), path, valid_len)?;
                     truncated_tail_bytes += cut;
                 }
             }
@@ -184,9 +190,10 @@ impl Wal {
         }
 
         let active = last_id.map_or(1, |id| id.saturating_add(1));
-        let (file, path) = segment::create_segment(dir, active)?;
+        let (file, path) = segment::create_segment(files.as_ref(), dir, active)?;
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
+            files,
             segments: Mutex::new(Segments {
                 closed,
                 active,
@@ -357,7 +364,7 @@ impl Wal {
         let mut first_error = None;
         for (id, max) in victims {
             let path = self.shared.dir.join(segment::file_name(id));
-            match segment::remove(&path) {
+            match segment::remove(self.shared.files.as_ref(), &path) {
                 Ok(()) => log::debug!("deleted obsolete WAL segment {}", path.display()),
                 Err(e) => {
                     self.shared.segments().closed.insert(id, max);
@@ -365,7 +372,7 @@ impl Wal {
                 }
             }
         }
-        segment::sync_dir(&self.shared.dir)?;
+        segment::sync_dir(self.shared.files.as_ref(), &self.shared.dir)?;
         first_error.map_or(Ok(()), Err)
     }
 

@@ -23,6 +23,14 @@ pub fn manifest_dir(region_id: RegionId) -> Path {
     region_dir(region_id).join("manifest")
 }
 
+/// The WAL of a region writes through the same file system as its local store.
+fn wal_options(storage: &ObjectStorage) -> WalOptions {
+    WalOptions {
+        file_system: storage.file_system(),
+        ..WalOptions::default()
+    }
+}
+
 impl Region {
     /// Creates a new region: writes its first manifest and an empty WAL.
     ///
@@ -43,7 +51,7 @@ impl Region {
             ManifestOptions::default(),
         )
         .await?;
-        let wal = Wal::open(wal_dir, WalOptions::default())?;
+        let wal = Wal::open(wal_dir, wal_options(&storage))?;
         let memtable = Memtable::new_tracked(
             0,
             manifest.manifest().metadata.clone(),
@@ -99,7 +107,7 @@ impl Region {
             .fold(flushed, u64::max);
         let memtable =
             Memtable::new_tracked(0, metadata.clone(), Some(options.write_buffer.clone()));
-        let wal = Wal::open(wal_dir, WalOptions::default())?;
+        let wal = Wal::open(wal_dir, wal_options(&storage))?;
         // Sequences are contiguous (a write takes as many as it has rows, and nothing else
         // takes any): the WAL must resume right after the flushed sequence and never jump.
         let mut expected = flushed + 1;

@@ -6,11 +6,10 @@
 //! middle of [`create_segment`], which can leave the newest segment empty or with a partial
 //! header; open removes such a segment.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::engine::codec::{self, DecodeError};
+use crate::engine::io::{FileSystem, WritableFile};
 
 use super::{CorruptionKind, Error, Result};
 
@@ -67,23 +66,25 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<(SegmentId, PathBuf)>> {
 ///
 /// # Errors
 /// [`Error::Io`]; the segment must then be treated as not created.
-pub(crate) fn create_segment(dir: &Path, id: SegmentId) -> Result<(File, PathBuf)> {
+pub(crate) fn create_segment(
+    files: &dyn FileSystem,
+    dir: &Path,
+    id: SegmentId,
+) -> Result<(Box<dyn WritableFile>, PathBuf)> {
     let path = dir.join(file_name(id));
     let io = |op, path: &Path| {
         let path = path.to_path_buf();
         move |source| Error::Io { op, path, source }
     };
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
+    let mut file = files
+        .create_new(&path)
         .map_err(io("create segment", &path))?;
     let mut header = Vec::with_capacity(codec::FILE_HEADER_LEN);
     codec::encode_header(&mut header, MAGIC, FORMAT_VERSION);
     file.write_all(&header)
         .map_err(io("write header of", &path))?;
     file.sync_all().map_err(io("fsync", &path))?;
-    sync_dir(dir)?;
+    sync_dir(files, dir)?;
     Ok((file, path))
 }
 
@@ -91,8 +92,9 @@ pub(crate) fn create_segment(dir: &Path, id: SegmentId) -> Result<(File, PathBuf
 ///
 /// # Errors
 /// [`Error::Io`] naming the directory.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    crate::engine::io::sync_dir(dir).map_err(|e| from_storage_error(e, "fsync directory", dir))
+pub(crate) fn sync_dir(files: &dyn FileSystem, dir: &Path) -> Result<()> {
+    crate::engine::io::sync_dir(files, dir)
+        .map_err(|e| from_storage_error(e, "fsync directory", dir))
 }
 
 /// Creates `dir` and its missing ancestors durably (see
@@ -100,8 +102,8 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
 ///
 /// # Errors
 /// [`Error::Io`] naming the directory.
-pub(crate) fn create_dir_all(dir: &Path) -> Result<()> {
-    crate::engine::io::create_dir_all_durably(dir)
+pub(crate) fn create_dir_all(files: &dyn FileSystem, dir: &Path) -> Result<()> {
+    crate::engine::io::create_dir_all_durably(files, dir)
         .map_err(|e| from_storage_error(e, "create directory", dir))
 }
 
@@ -191,11 +193,18 @@ pub(crate) fn scan(
     Ok(ScanEnd::Clean)
 }
 
-/// Whether `bytes` (shorter than a header) could be a header interrupted while written.
+/// Whether `bytes`, which do not start with a valid header, could be a header interrupted
+/// while written: at most a header long, and each byte either the header's or zero (a file
+/// system may show unsynced blocks of a file as zeros after a power cut). Frames are only
+/// appended after [`create_segment`] synced the header, so such a segment never held one.
 fn is_header_prefix(bytes: &[u8]) -> bool {
     let mut header = Vec::with_capacity(codec::FILE_HEADER_LEN);
     codec::encode_header(&mut header, MAGIC, FORMAT_VERSION);
-    bytes.len() < header.len() && header.starts_with(bytes)
+    bytes.len() <= header.len()
+        && bytes
+            .iter()
+            .zip(&header)
+            .all(|(byte, expected)| byte == expected || *byte == 0)
 }
 
 /// Whether the frame that fails with `err` at the start of `rest` (which runs to the end of
@@ -236,25 +245,20 @@ fn has_valid_frame_after_start(rest: &[u8]) -> bool {
 ///
 /// # Errors
 /// [`Error::Io`] naming the file.
-pub(crate) fn truncate(path: &Path, len: u64) -> Result<()> {
-    let io = |op| {
-        let path = path.to_path_buf();
-        move |source| Error::Io { op, path, source }
-    };
-    let file = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(io("open for repair"))?;
-    file.set_len(len).map_err(io("truncate"))?;
-    file.sync_all().map_err(io("fsync"))
+pub(crate) fn truncate(files: &dyn FileSystem, path: &Path, len: u64) -> Result<()> {
+    files.truncate(path, len).map_err(|source| Error::Io {
+        op: "truncate",
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Deletes the segment at `path`; a missing file is not an error.
 ///
 /// # Errors
 /// [`Error::Io`] naming the file.
-pub(crate) fn remove(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
+pub(crate) fn remove(files: &dyn FileSystem, path: &Path) -> Result<()> {
+    match files.remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(source) => Err(Error::Io {

@@ -205,6 +205,7 @@ async fn size_limit_rolls_segments() {
     let limit = codec::FILE_HEADER_LEN as u64 + 2 * frame_len;
     let options = WalOptions {
         segment_size_limit_bytes: limit,
+        ..WalOptions::default()
     };
     let wal = Wal::open(dir.path(), options.clone()).unwrap();
     for i in 0..5 {
@@ -224,6 +225,7 @@ async fn size_limit_rolls_segments() {
         dir.path(),
         WalOptions {
             segment_size_limit_bytes: 1,
+            ..WalOptions::default()
         },
     )
     .unwrap();

@@ -24,8 +24,6 @@
 //! trusted). A panic of the thread poisons the WAL too (see [`PoisonDart`]).
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -34,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use crate::engine::io::{FileSystemRef, WritableFile};
 use crate::engine::metadata::SequenceNumber;
 
 use super::segment::{self, SegmentId};
@@ -76,6 +75,8 @@ pub(crate) struct Segments {
 pub(crate) struct Shared {
     /// The directory holding the segments.
     pub dir: PathBuf,
+    /// Every mutation of the segments goes through it.
+    pub files: FileSystemRef,
     /// Segment bookkeeping; the writer updates it after each sync and roll.
     pub segments: Mutex<Segments>,
     /// Set (once) to the reason of the first failure; then every append fails.
@@ -163,7 +164,7 @@ impl GroupWindow {
 pub(crate) struct Writer {
     shared: Arc<Shared>,
     segment_size_limit_bytes: u64,
-    file: File,
+    file: Box<dyn WritableFile>,
     path: PathBuf,
     id: SegmentId,
     /// Bytes written to the active segment (header included).
@@ -179,7 +180,7 @@ impl Writer {
     pub fn new(
         shared: Arc<Shared>,
         segment_size_limit_bytes: u64,
-        file: File,
+        file: Box<dyn WritableFile>,
         path: PathBuf,
         id: SegmentId,
     ) -> Self {
@@ -323,11 +324,14 @@ impl Writer {
     fn roll(&mut self) -> Result<()> {
         self.shared.check_poisoned()?;
         let id = self.id + 1;
-        let (file, path) = segment::create_segment(&self.shared.dir, id).map_err(|e| {
-            let reason = format!("creating the next WAL segment failed: {e}");
-            self.shared.poison(reason.clone());
-            Error::Poisoned { reason }
-        })?;
+        let (file, path) =
+            segment::create_segment(self.shared.files.as_ref(), &self.shared.dir, id).map_err(
+                |e| {
+                    let reason = format!("creating the next WAL segment failed: {e}");
+                    self.shared.poison(reason.clone());
+                    Error::Poisoned { reason }
+                },
+            )?;
         {
             let mut segments = self.shared.segments();
             let closed_max = segments.active_max.take();
