@@ -66,6 +66,11 @@ impl Catalog {
     /// [`Error::Corruption`] for a damaged catalog file, [`Error::MissingCatalog`] if there
     /// is none but a region holds rows, [`Error::Storage`] if it cannot be read, [`Error::Engine`] if a region cannot be opened or a leftover dropped.
     pub async fn open(engine: Arc<Engine>, storage: ObjectStorage) -> Result<Catalog> {
+        // The catalog's entry may have been left unsynced by a failed fsync of an earlier
+        // process (see `ObjectStorage::sync_dirs`).
+        storage
+            .sync_dirs(&[Path::from(persist::CATALOG_DIR)])
+            .await?;
         let data = match storage.get(&Path::from(persist::CATALOG_PATH)).await {
             Ok(bytes) => persist::decode(&bytes)?,
             Err(crate::engine::io::Error::NotFound { .. }) => {

@@ -40,7 +40,7 @@ pub enum Error {
     /// The object does not exist.
     #[error("object '{path}' not found")]
     NotFound { path: String },
-    /// A local fsync or directory operation failed.
+    /// A local file or directory operation failed.
     #[error("{op} {path}: {source}")]
     Io {
         op: &'static str,
@@ -48,6 +48,21 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// An fsync of a local file or directory failed: the store is poisoned.
+    #[error("fsync {path}: {source}")]
+    Sync {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An earlier fsync failed, so nothing written since may be durable (and a later
+    /// successful fsync would not make it so): the store refuses further installs until the
+    /// database is reopened.
+    #[error(
+        "storage is read-only after a failed fsync ({reason}); reopen the database once the \
+         device is healthy"
+    )]
+    Poisoned { reason: String },
 }
 
 /// Result of storage operations.
@@ -62,6 +77,8 @@ pub struct ObjectStorage {
     local: Option<Local>,
     /// Deletions running in the background; closing the engine waits for them.
     background_deletes: Arc<BackgroundDeletes>,
+    /// Set (once) by the first failed fsync of a local install; then installs fail.
+    poison: Arc<std::sync::OnceLock<String>>,
 }
 
 /// The local side of a store on local disk.
@@ -71,6 +88,8 @@ struct Local {
     store: Arc<LocalFileSystem>,
     /// Every mutation of the files.
     files: FileSystemRef,
+    /// The directory the store is rooted at.
+    root: PathBuf,
 }
 
 /// Counts deletions started by [`ObjectStorage::delete_in_background`].
@@ -106,8 +125,14 @@ impl ObjectStorage {
         let fs = Arc::new(fs);
         Ok(ObjectStorage {
             store: fs.clone(),
-            local: Some(Local { store: fs, files }),
+            local: Some(Local {
+                store: fs,
+                files,
+                // As `LocalFileSystem` resolves paths: absolute, symlinks resolved.
+                root: std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
+            }),
             background_deletes: Arc::default(),
+            poison: Arc::default(),
         })
     }
 
@@ -118,6 +143,7 @@ impl ObjectStorage {
             store,
             local: None,
             background_deletes: Arc::default(),
+            poison: Arc::default(),
         }
     }
 
@@ -151,10 +177,22 @@ impl ObjectStorage {
     /// old object or the whole new one) and durably (on local disk: [`write_file_durably`],
     /// temp file fsynced before the rename, directory fsynced after it).
     ///
+    /// A failed fsync poisons the store (PostgreSQL's answer to "fsyncgate": after a failed
+    /// fsync the kernel may have dropped the dirty pages, and a retry that succeeds proves
+    /// nothing): every later install fails with [`Error::Poisoned`] until the store is
+    /// opened again, and opening a region syncs its directories again
+    /// ([`ObjectStorage::sync_dirs`]).
+    ///
     /// # Errors
-    /// [`Error::ObjectStore`] or [`Error::Io`]; after an error the object holds its old
-    /// content or the new one, and must not be referenced by a new manifest edit.
+    /// [`Error::ObjectStore`], [`Error::Io`], [`Error::Sync`] or [`Error::Poisoned`]; after
+    /// an error the object holds its old content or the new one, and must not be referenced
+    /// by a new manifest edit.
     pub async fn put_durable(&self, path: &Path, bytes: Bytes) -> Result<()> {
+        if let Some(reason) = self.poison.get() {
+            return Err(Error::Poisoned {
+                reason: reason.clone(),
+            });
+        }
         let Some((file, files)) = self.local_file(path)? else {
             self.store
                 .put(path, PutPayload::from_bytes(bytes))
@@ -166,13 +204,61 @@ impl ObjectStorage {
                 })?;
             return Ok(());
         };
-        tokio::task::spawn_blocking(move || write_file_durably(files.as_ref(), &file, &bytes))
-            .await
-            .map_err(|e| Error::Io {
-                op: "install (task)",
-                path: PathBuf::from(path.to_string()),
-                source: std::io::Error::other(e),
-            })?
+        let result =
+            tokio::task::spawn_blocking(move || write_file_durably(files.as_ref(), &file, &bytes))
+                .await
+                .map_err(|e| Error::Io {
+                    op: "install (task)",
+                    path: PathBuf::from(path.to_string()),
+                    source: std::io::Error::other(e),
+                })?;
+        if let Err(Error::Sync { path, source }) = &result {
+            let reason = format!("fsync {}: {source}", path.display());
+            log::error!("object storage is poisoned: {reason}");
+            let _ = self.poison.set(reason);
+        }
+        result
+    }
+
+    /// On local disk, fsyncs the directories of the objects `prefixes` (those that exist)
+    /// and each of their ancestors up to the store's root, so that directory entries a
+    /// failed fsync of an earlier process left unsynced become durable before anything
+    /// relies on them. A no-op for remote stores.
+    ///
+    /// # Errors
+    /// [`Error::Sync`] naming the directory.
+    pub async fn sync_dirs(&self, prefixes: &[Path]) -> Result<()> {
+        let Some(local) = &self.local else {
+            return Ok(());
+        };
+        let root = local.root.clone();
+        let mut dirs = std::collections::BTreeSet::new();
+        for prefix in prefixes {
+            let dir = local
+                .store
+                .path_to_filesystem(prefix)
+                .map_err(|source| map_err("resolve", prefix, source))?;
+            for ancestor in dir.ancestors() {
+                if !ancestor.starts_with(&root) {
+                    break;
+                }
+                dirs.insert(ancestor.to_path_buf());
+            }
+        }
+        let files = local.files.clone();
+        tokio::task::spawn_blocking(move || {
+            // Deepest first: a directory's own entry is synced after its content.
+            for dir in dirs.iter().rev().filter(|d| d.is_dir()) {
+                sync_dir(files.as_ref(), dir)?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| Error::Io {
+            op: "sync directories (task)",
+            path: root,
+            source: std::io::Error::other(e),
+        })?
     }
 
     /// Deletes the temp files an interrupted [`ObjectStorage::put_durable`] left directly
@@ -357,7 +443,10 @@ pub fn write_file_durably(files: &dyn FileSystem, target: &FsPath, bytes: &[u8])
         .map_err(io("create", &temp))
         .and_then(|mut file| {
             file.write_all(bytes).map_err(io("write", &temp))?;
-            file.sync_all().map_err(io("fsync", &temp))
+            file.sync_all().map_err(|source| Error::Sync {
+                path: temp.clone(),
+                source,
+            })
         })
         .and_then(|()| {
             files
@@ -414,8 +503,7 @@ pub fn create_dir_all_durably(files: &dyn FileSystem, dir: &FsPath) -> Result<()
 /// # Errors
 /// [`Error::Io`] naming the directory.
 pub fn sync_dir(files: &dyn FileSystem, dir: &FsPath) -> Result<()> {
-    files.sync_dir(dir).map_err(|source| Error::Io {
-        op: "fsync directory",
+    files.sync_dir(dir).map_err(|source| Error::Sync {
         path: dir.to_path_buf(),
         source,
     })

@@ -2,6 +2,7 @@
 //! delete, reopen (WAL replay), compaction.
 
 mod crash;
+mod io_errors;
 
 use std::sync::Arc;
 

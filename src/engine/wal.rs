@@ -129,6 +129,12 @@ impl Wal {
         // Durably: the segments' directory entry must survive a power cut with them.
         let files = options.file_system.clone();
         segment::create_dir_all(files.as_ref(), dir)?;
+        // Entries an earlier process left unsynced (after a failed fsync) become durable
+        // before anything relies on them: the segments, and the directory's own entry.
+        segment::sync_dir(files.as_ref(), dir)?;
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            segment::sync_dir(files.as_ref(), parent)?;
+        }
         let mut found = segment::list(dir)?;
         let mut closed = std::collections::BTreeMap::new();
         let mut max_sequence: Option<SequenceNumber> = None;

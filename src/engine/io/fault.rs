@@ -42,6 +42,8 @@ pub(crate) enum Fault {
     SyncErrorAt(u64),
     /// Writes, creations and renames fail with ENOSPC (a write may write a prefix first).
     NoSpace,
+    /// As [`Fault::NoSpace`], from mutation `at` on (the disk fills up then).
+    NoSpaceFrom(u64),
 }
 
 /// A node of the namespace.
@@ -168,6 +170,9 @@ impl State {
                 Err(io::Error::from_raw_os_error(5)) // EIO
             }
             Fault::NoSpace if kind == Kind::Allocate => {
+                Err(io::Error::from_raw_os_error(28)) // ENOSPC
+            }
+            Fault::NoSpaceFrom(at) if kind == Kind::Allocate && self.mutations >= at => {
                 Err(io::Error::from_raw_os_error(28)) // ENOSPC
             }
             _ => Ok(Outcome::Proceed),

@@ -81,6 +81,12 @@ impl Region {
         region_id: RegionId,
         options: RegionOptions,
     ) -> Result<Region> {
+        // Entries an earlier process left unsynced (after a failed fsync) become durable
+        // before this one relies on them.
+        let sst_dir = region_dir(region_id).join("sst");
+        storage
+            .sync_dirs(&[manifest_dir(region_id), sst_dir])
+            .await?;
         let manifest = RegionManifestManager::open(
             storage.clone(),
             manifest_dir(region_id),

@@ -30,10 +30,10 @@ const POINTS_PER_SEED: u64 = 90;
 const STEPS: usize = 36;
 
 type Key = (String, i64);
-type Row = (String, i64, f64);
+pub(super) type Row = (String, i64, f64);
 
 #[derive(Debug, Clone)]
-enum Op {
+pub(super) enum Op {
     Put(Vec<Row>),
     Delete(Vec<Key>),
     Flush,
@@ -43,10 +43,10 @@ enum Op {
 
 /// The rows every acknowledged operation leaves.
 #[derive(Debug, Clone, Default, PartialEq)]
-struct Oracle(BTreeMap<Key, f64>);
+pub(super) struct Oracle(BTreeMap<Key, f64>);
 
 impl Oracle {
-    fn apply(&mut self, op: &Op) {
+    pub(super) fn apply(&mut self, op: &Op) {
         match op {
             Op::Put(rows) => {
                 for (host, ts, cpu) in rows {
@@ -62,7 +62,7 @@ impl Oracle {
         }
     }
 
-    fn rows(&self) -> Vec<Row> {
+    pub(super) fn rows(&self) -> Vec<Row> {
         self.0
             .iter()
             .map(|((host, ts), cpu)| (host.clone(), *ts, *cpu))
@@ -70,7 +70,7 @@ impl Oracle {
     }
 }
 
-fn workload(rng: &mut ChaCha8Rng) -> Vec<Op> {
+pub(super) fn workload(rng: &mut ChaCha8Rng) -> Vec<Op> {
     let mut value = 0.0;
     let key = |rng: &mut ChaCha8Rng| {
         (
@@ -97,11 +97,11 @@ fn workload(rng: &mut ChaCha8Rng) -> Vec<Op> {
         .collect()
 }
 
-fn region_id() -> RegionId {
+pub(super) fn region_id() -> RegionId {
     RegionId::new(1, 0)
 }
 
-fn options(dir: &Path, fs: &FaultInjectionFs, small_memtable: bool) -> EngineOptions {
+pub(super) fn options(dir: &Path, fs: &FaultInjectionFs, small_memtable: bool) -> EngineOptions {
     let mut options = EngineOptions::new(dir);
     options.file_system = Arc::new(fs.clone());
     if small_memtable {
@@ -111,7 +111,7 @@ fn options(dir: &Path, fs: &FaultInjectionFs, small_memtable: bool) -> EngineOpt
     options
 }
 
-async fn open(
+pub(super) async fn open(
     dir: &Path,
     fs: &FaultInjectionFs,
     small: bool,
@@ -121,13 +121,13 @@ async fn open(
     Ok((engine, region))
 }
 
-async fn close(engine: Engine) {
+pub(super) async fn close(engine: Engine) {
     // After a cut, closing fails; the files are what matters.
     let _ = engine.close().await;
     drop(engine);
 }
 
-async fn run(region: &RegionRef, op: &Op) -> crate::engine::Result<()> {
+pub(super) async fn run(region: &RegionRef, op: &Op) -> crate::engine::Result<()> {
     match op {
         Op::Put(rows) => {
             let rows: Vec<(&str, i64, f64)> =
@@ -220,7 +220,7 @@ async fn run_workload(
 }
 
 /// The rows the region in `dir` holds; the open must succeed.
-async fn recovered_rows(dir: &Path, fs: &FaultInjectionFs, context: &str) -> Vec<Row> {
+pub(super) async fn recovered_rows(dir: &Path, fs: &FaultInjectionFs, context: &str) -> Vec<Row> {
     let (engine, region) = match open(dir, fs, false).await {
         Ok(opened) => opened,
         Err(e) => panic!(
@@ -228,6 +228,20 @@ async fn recovered_rows(dir: &Path, fs: &FaultInjectionFs, context: &str) -> Vec
             fs.trace()
         ),
     };
+    // Every file the manifest names must be readable.
+    let readable = {
+        use futures::TryStreamExt;
+        match region.scan(ScanRequest::default()) {
+            Ok((_, stream)) => stream.try_collect::<Vec<_>>().await.map(drop),
+            Err(e) => Err(e),
+        }
+    };
+    if let Err(e) = readable {
+        panic!(
+            "{context}: the scan fails after the cut: {e}\nlast mutations:\n{}",
+            fs.trace()
+        );
+    }
     // A scan promises no global order.
     let mut rows = scan_cpu_rows(&region, ScanRequest::default()).await;
     rows.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
@@ -236,7 +250,7 @@ async fn recovered_rows(dir: &Path, fs: &FaultInjectionFs, context: &str) -> Vec
 }
 
 /// Creates the region in a fresh `dir` (no fault) and returns the fs tracking it.
-async fn setup(dir: &Path, seed: u64) -> FaultInjectionFs {
+pub(super) async fn setup(dir: &Path, seed: u64) -> FaultInjectionFs {
     let fs = FaultInjectionFs::new(dir, seed).expect("fault fs");
     let engine = Engine::open(options(dir, &fs, false)).await.expect("open");
     engine.create_region(cpu_metadata()).await.expect("create");

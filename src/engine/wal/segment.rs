@@ -111,6 +111,11 @@ pub(crate) fn create_dir_all(files: &dyn FileSystem, dir: &Path) -> Result<()> {
 fn from_storage_error(error: crate::engine::io::Error, op: &'static str, dir: &Path) -> Error {
     match error {
         crate::engine::io::Error::Io { op, path, source } => Error::Io { op, path, source },
+        crate::engine::io::Error::Sync { path, source } => Error::Io {
+            op: "fsync directory",
+            path,
+            source,
+        },
         other => Error::Io {
             op,
             path: dir.to_path_buf(),
