@@ -28,6 +28,8 @@ use crate::query::table_provider::{TsdbTable, check_defaults};
 use crate::sql::statement::{CopySource, CopyStatement};
 use crate::sql::{AdminFunction, CreateTable, Statement};
 
+#[cfg(test)]
+mod crash_tests;
 mod stream;
 pub use stream::{OutputStream, ResultStream};
 

@@ -214,10 +214,13 @@ fn is_header_prefix(bytes: &[u8]) -> bool {
 
 /// Whether the frame that fails with `err` at the start of `rest` (which runs to the end of
 /// the file) is a torn tail: the frame is truncated; or its checksum or length is bad and
-/// the end its length field claims reaches or passes the end of the file; or every byte
-/// from the frame on is zero (space the file system allocated but never filled). In every
-/// case no valid frame may start anywhere after the damaged one: a damaged length field in
-/// the middle of the log must not hide acknowledged frames behind it.
+/// the end its length field claims reaches or passes the end of the file; or its checksum
+/// is bad and every byte from where its checksum should be to the end of the file is zero
+/// (the append stopped inside the frame and the file system shows the unwritten blocks as
+/// zeros, which can also cut the length field short); or every byte from the frame on is
+/// zero (space the file system allocated but never filled). In every case no valid frame
+/// may start anywhere after the damaged one: a damaged length field in the middle of the log
+/// must not hide acknowledged frames behind it.
 pub(crate) fn is_torn_tail(rest: &[u8], err: &DecodeError) -> bool {
     looks_torn(rest, err) && !has_valid_frame_after_start(rest)
 }
@@ -231,8 +234,13 @@ fn looks_torn(rest: &[u8], err: &DecodeError) -> bool {
                 .and_then(|b| b.try_into().ok())
                 .map(u32::from_le_bytes)
                 .map_or(0, |len| len as usize);
-            let claimed_end = codec::FRAME_PREFIX_LEN + claimed_len + codec::FRAME_SUFFIX_LEN;
-            claimed_end >= rest.len() || rest.iter().all(|&b| b == 0)
+            let body_end = codec::FRAME_PREFIX_LEN.saturating_add(claimed_len);
+            let claimed_end = body_end.saturating_add(codec::FRAME_SUFFIX_LEN);
+            let zeros_from =
+                |start: usize| rest.get(start..).is_some_and(|t| t.iter().all(|&b| b == 0));
+            claimed_end >= rest.len()
+                || zeros_from(0)
+                || (matches!(err, DecodeError::ChecksumMismatch { .. }) && zeros_from(body_end))
         }
         _ => false,
     }
