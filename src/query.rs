@@ -7,6 +7,7 @@ pub mod copy;
 pub mod dynamic_filter;
 pub mod error;
 pub mod field_filter;
+pub mod gapfill;
 pub mod insert_values;
 pub mod last_row;
 pub mod progress;
