@@ -356,3 +356,33 @@ async fn a_lower_bound_inside_a_bin_starts_at_that_bin() {
     let out = run_exec(input, 8192, 5, 30).await;
     assert_eq!(out.lines().filter(|l| l.starts_with("| a")).count(), 3, "{out}");
 }
+
+/// The analyzer rule puts `GapFill` between the projection and the aggregate, and the
+/// physical plan sorts the aggregate's output by series then time for `GapFillExec`.
+#[tokio::test]
+async fn the_rule_puts_gap_fill_above_the_aggregate() {
+    let ctx = crate::query::session::new_session();
+    let table =
+        datafusion::datasource::MemTable::try_new(schema(), vec![vec![batch(&[])]]).unwrap();
+    ctx.register_table("t", Arc::new(table)).unwrap();
+    let df = ctx
+        .sql(
+            "EXPLAIN SELECT host, date_bin_gapfill(INTERVAL '10 seconds', ts) AS b, \
+             locf(avg(avg)) FROM t WHERE ts >= '1970-01-01T00:00:00' \
+             AND ts < '1970-01-01T00:01:00' GROUP BY host, b",
+        )
+        .await
+        .unwrap();
+    let text = pretty_format_batches(&df.collect().await.unwrap())
+        .unwrap()
+        .to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    let gap_fill = lines.iter().position(|l| l.contains("GapFill: series=[t.host]"));
+    let gap_fill = gap_fill.unwrap_or_else(|| panic!("no GapFill in\n{text}"));
+    assert!(lines[gap_fill - 1].contains("Projection:"), "{text}");
+    assert!(lines[gap_fill + 1].contains("Aggregate: groupBy=[[t.host, date_bin("), "{text}");
+    assert!(lines[gap_fill].contains("fill=[LOCF(avg(t.avg))]"), "{text}");
+    let exec = lines.iter().position(|l| l.contains("GapFillExec: series=[host]"));
+    let exec = exec.unwrap_or_else(|| panic!("no GapFillExec in\n{text}"));
+    assert!(lines[exec + 1].contains("SortExec: expr=[host@0 ASC"), "{text}");
+}
