@@ -19,6 +19,8 @@ pub mod sink;
 pub mod table_provider;
 pub mod tag_filter;
 pub mod time_filter;
+pub mod time_functions;
+pub mod time_zone;
 
 pub use error::Error;
 pub use progress::{Progress, ProgressSnapshot};

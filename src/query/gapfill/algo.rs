@@ -364,6 +364,9 @@ pub fn check_interpolable(data_type: &DataType) -> Result<()> {
 
 fn index_u32(row: usize) -> Result<u32> {
     u32::try_from(row).map_err(|_| {
-        DataFusionError::Execution(format!("gap filling: series of more than {} rows", u32::MAX))
+        DataFusionError::Execution(format!(
+            "gap filling: series of more than {} rows",
+            u32::MAX
+        ))
     })
 }

@@ -411,9 +411,7 @@ fn handle_projection(projection: Projection) -> Result<Transformed<LogicalPlan>>
     let Some(gap_fill) = gap_fill else {
         return Ok(Transformed::no(LogicalPlan::Projection(projection)));
     };
-    let mut rewriter = FillRewriter {
-        found: Vec::new(),
-    };
+    let mut rewriter = FillRewriter { found: Vec::new() };
     let exprs = projection
         .expr
         .iter()

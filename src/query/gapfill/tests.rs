@@ -41,7 +41,9 @@ fn batch(rows: &[(&str, Option<i64>, Option<f64>, i64)]) -> RecordBatch {
             Arc::new(Float64Array::from(
                 rows.iter().map(|r| r.2).collect::<Vec<_>>(),
             )),
-            Arc::new(Int64Array::from(rows.iter().map(|r| r.3).collect::<Vec<_>>())),
+            Arc::new(Int64Array::from(
+                rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            )),
         ],
     )
     .unwrap()
@@ -93,7 +95,10 @@ fn null_default() -> FillStrategy {
 #[test]
 fn gaps_get_the_default_and_rows_keep_their_values() {
     let rows = [("a", Some(10), Some(1.0), 2), ("a", Some(40), None, 1)];
-    let layout = layout(null_default(), FillStrategy::Default(ScalarValue::Int64(Some(0))));
+    let layout = layout(
+        null_default(),
+        FillStrategy::Default(ScalarValue::Int64(Some(0))),
+    );
     let expected = "\
 +------+---------------------+-----+---+
 | host | ts                  | avg | n |
@@ -107,7 +112,11 @@ fn gaps_get_the_default_and_rows_keep_their_values() {
 +------+---------------------+-----+---+";
     // Every chunk size gives the same rows.
     for chunk in [1, 2, 4, 100] {
-        assert_eq!(fill(&rows, &layout, params(0, 50), chunk), expected, "chunk {chunk}");
+        assert_eq!(
+            fill(&rows, &layout, params(0, 50), chunk),
+            expected,
+            "chunk {chunk}"
+        );
     }
 }
 
@@ -161,7 +170,11 @@ fn locf_is_null_before_the_first_value_and_skips_nulls() {
 +------+---------------------+-----+---+";
     let expected = expected.replace("00:00:60", "00:01:00");
     for chunk in [1, 3, 100] {
-        assert_eq!(fill(&rows, &layout, params(0, 60), chunk), expected, "chunk {chunk}");
+        assert_eq!(
+            fill(&rows, &layout, params(0, 60), chunk),
+            expected,
+            "chunk {chunk}"
+        );
     }
 }
 
@@ -192,7 +205,11 @@ fn interpolate_draws_lines_between_non_null_points_only() {
         .replace("00:00:60", "00:01:00")
         .replace("00:00:70", "00:01:10");
     for chunk in [1, 2, 5, 100] {
-        assert_eq!(fill(&rows, &layout, params(0, 70), chunk), expected, "chunk {chunk}");
+        assert_eq!(
+            fill(&rows, &layout, params(0, 70), chunk),
+            expected,
+            "chunk {chunk}"
+        );
     }
 }
 
@@ -218,7 +235,11 @@ fn interpolate_truncates_integers_toward_zero() {
     let mut filler = SeriesFiller::new(schema, batch, &layout, params(0, 30)).unwrap();
     let out = filler.next_chunk(&layout, 100).unwrap();
     assert!(filler.is_done());
-    let v = out.column(1).as_any().downcast_ref::<UInt64Array>().unwrap();
+    let v = out
+        .column(1)
+        .as_any()
+        .downcast_ref::<UInt64Array>()
+        .unwrap();
     // 10/3 = 3.33 -> 3, 20/3 = 6.67 -> 6.
     assert_eq!(v.values().to_vec(), vec![0, 3, 6, 10]);
 }
@@ -273,7 +294,10 @@ fn a_bin_off_the_grid_is_an_error() {
     let mut filler =
         SeriesFiller::new(nullable_schema(), batch(&rows), &layout, params(0, 20)).unwrap();
     let err = filler.next_chunk(&layout, 100).unwrap_err();
-    assert!(err.to_string().contains("unexpected time bin value"), "{err}");
+    assert!(
+        err.to_string().contains("unexpected time bin value"),
+        "{err}"
+    );
 }
 
 /// Runs a [`GapFillExec`] over `partition` (sorted by host, ts) with output batches of
@@ -291,7 +315,11 @@ async fn run_exec(partition: Vec<RecordBatch>, batch_size: usize, start: i64, en
             (2, FillStrategy::Locf),
             (3, FillStrategy::Default(ScalarValue::Int64(Some(0)))),
         ],
-        Arc::new(Literal::new(ScalarValue::new_interval_mdn(0, 0, 10_000_000_000))),
+        Arc::new(Literal::new(ScalarValue::new_interval_mdn(
+            0,
+            0,
+            10_000_000_000,
+        ))),
         None,
         Bound {
             expr: ts(start),
@@ -354,7 +382,11 @@ async fn a_lower_bound_inside_a_bin_starts_at_that_bin() {
     // [5, 30): bins from date_bin(5) = 0 to date_bin(29) = 20: 0, 10, 20.
     let input = vec![batch(&[("a", Some(10), Some(1.0), 1)])];
     let out = run_exec(input, 8192, 5, 30).await;
-    assert_eq!(out.lines().filter(|l| l.starts_with("| a")).count(), 3, "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("| a")).count(),
+        3,
+        "{out}"
+    );
 }
 
 /// The analyzer rule puts `GapFill` between the projection and the aggregate, and the
@@ -377,12 +409,25 @@ async fn the_rule_puts_gap_fill_above_the_aggregate() {
         .unwrap()
         .to_string();
     let lines: Vec<&str> = text.lines().collect();
-    let gap_fill = lines.iter().position(|l| l.contains("GapFill: series=[t.host]"));
+    let gap_fill = lines
+        .iter()
+        .position(|l| l.contains("GapFill: series=[t.host]"));
     let gap_fill = gap_fill.unwrap_or_else(|| panic!("no GapFill in\n{text}"));
     assert!(lines[gap_fill - 1].contains("Projection:"), "{text}");
-    assert!(lines[gap_fill + 1].contains("Aggregate: groupBy=[[t.host, date_bin("), "{text}");
-    assert!(lines[gap_fill].contains("fill=[LOCF(avg(t.avg))]"), "{text}");
-    let exec = lines.iter().position(|l| l.contains("GapFillExec: series=[host]"));
+    assert!(
+        lines[gap_fill + 1].contains("Aggregate: groupBy=[[t.host, date_bin("),
+        "{text}"
+    );
+    assert!(
+        lines[gap_fill].contains("fill=[LOCF(avg(t.avg))]"),
+        "{text}"
+    );
+    let exec = lines
+        .iter()
+        .position(|l| l.contains("GapFillExec: series=[host]"));
     let exec = exec.unwrap_or_else(|| panic!("no GapFillExec in\n{text}"));
-    assert!(lines[exec + 1].contains("SortExec: expr=[host@0 ASC"), "{text}");
+    assert!(
+        lines[exec + 1].contains("SortExec: expr=[host@0 ASC"),
+        "{text}"
+    );
 }
