@@ -87,6 +87,9 @@ impl GapFillExec {
                 DataFusionError::Internal(format!("GapFillExec: no input column {i}"))
             })
         };
+        for &column in series.iter().chain(fill.iter().map(|(c, _)| c)) {
+            field(column)?;
+        }
         if !matches!(field(time)?.data_type(), DataType::Timestamp(..)) {
             return Err(DataFusionError::Plan(format!(
                 "DATE_BIN_GAPFILL needs a timestamp, got {}",
