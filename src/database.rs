@@ -30,6 +30,7 @@ use crate::sql::{AdminFunction, CreateTable, Statement};
 
 #[cfg(test)]
 mod crash_tests;
+mod session;
 mod stream;
 pub use stream::{OutputStream, ResultStream};
 
@@ -237,6 +238,8 @@ impl Database {
             Statement::ShowCreateTable { table } => self.show_create_table(&table).await,
             Statement::Admin(function) => self.admin(function).await,
             Statement::Copy(copy) => self.copy(copy, progress).await,
+            Statement::SetTimeZone { value } => self.set_time_zone(&value),
+            Statement::ShowVariables { name } => self.show_variables(&name),
             Statement::Query(text) => match self.insert_values(&text).await {
                 Some(output) => output,
                 None => self.plan_query(&text, progress).await?.run().await,
@@ -248,15 +251,18 @@ impl Database {
     /// or `None` if `text` is not such an insert.
     async fn insert_values(&self, text: &str) -> Option<Result<Output>> {
         let lookup = |name: &str| self.catalog.table(name).map(|table| table.region);
-        Some(match crate::query::insert_values::plan(text, lookup)? {
-            Ok(insert) => insert
-                .region
-                .write(insert.batch)
-                .await
-                .map(|rows| Output::AffectedRows(rows as u64))
-                .map_err(Error::from),
-            Err(e) => Err(e.into()),
-        })
+        let zone = self.time_zone();
+        Some(
+            match crate::query::insert_values::plan(text, lookup, &zone)? {
+                Ok(insert) => insert
+                    .region
+                    .write(insert.batch)
+                    .await
+                    .map(|rows| Output::AffectedRows(rows as u64))
+                    .map_err(Error::from),
+                Err(e) => Err(e.into()),
+            },
+        )
     }
 
     /// Splits `sql` into statements and executes them in order; stops at the first error.

@@ -7,6 +7,7 @@ pub mod copy;
 pub mod dynamic_filter;
 pub mod error;
 pub mod field_filter;
+pub mod gapfill;
 pub mod insert_values;
 pub mod last_row;
 pub mod progress;
@@ -18,6 +19,8 @@ pub mod sink;
 pub mod table_provider;
 pub mod tag_filter;
 pub mod time_filter;
+pub mod time_functions;
+pub mod time_zone;
 
 pub use error::Error;
 pub use progress::{Progress, ProgressSnapshot};

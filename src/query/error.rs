@@ -10,6 +10,13 @@ use datafusion::error::DataFusionError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// `SET time_zone` with a value that is neither an offset nor a known zone name.
+    #[error(
+        "Invalid time zone '{value}': expected an offset such as '+08:00', a zone name such \
+         as 'Europe/Berlin', 'UTC' or 'SYSTEM'"
+    )]
+    InvalidTimeZone { value: String },
+
     /// A row to insert has no time index value.
     #[error("time index column '{column}' of table '{table}' cannot be NULL")]
     NullTimeIndex { table: String, column: String },

@@ -39,6 +39,7 @@ pub struct ValuesInsert {
 pub fn plan(
     sql: &str,
     lookup: impl Fn(&str) -> Option<RegionRef>,
+    time_zone: &str,
 ) -> Option<Result<ValuesInsert, Error>> {
     // Cheap test first: only INSERT statements are tokenized here.
     let start = sql.trim_start();
@@ -91,7 +92,9 @@ pub fn plan(
     let mut fields = Vec::with_capacity(metadata.columns.len());
     for (index, field) in table_schema.fields().iter().enumerate() {
         let array = match targets.iter().position(|&t| t == index) {
-            Some(position) => values_array(&literals[position])?,
+            Some(position) => {
+                local_timestamps(values_array(&literals[position])?, field, time_zone)?
+            }
             None => new_null_array(field.data_type(), num_rows),
         };
         fields.push(Field::new(field.name(), array.data_type().clone(), true));
@@ -104,6 +107,31 @@ pub fn plan(
         conform_batch(&table, &metadata, &table_schema, &input)
             .map(|batch| ValuesInsert { region, batch }),
     )
+}
+
+/// Strings for a timestamp column read as wall-clock time in the session zone `time_zone`
+/// (unless they carry an offset), as GreptimeDB reads them; `None` if one does not parse
+/// (the general path then reports it). Other arrays, and any array under UTC, unchanged.
+fn local_timestamps(array: ArrayRef, field: &Field, time_zone: &str) -> Option<ArrayRef> {
+    let DataType::Timestamp(unit, _) = field.data_type() else {
+        return Some(array);
+    };
+    if crate::query::time_zone::is_utc(time_zone) {
+        return Some(array);
+    }
+    let Some(strings) = array.as_any().downcast_ref::<StringArray>() else {
+        return Some(array);
+    };
+    let mut values = Vec::with_capacity(arrow::array::Array::len(strings));
+    for text in strings.iter() {
+        values.push(match text {
+            None => None,
+            Some(text) => Some(crate::query::time_zone::parse_local_timestamp(
+                text, time_zone, *unit,
+            )?),
+        });
+    }
+    arrow::compute::cast(&Int64Array::from(values), field.data_type()).ok()
 }
 
 /// `INSERT INTO name [(column, ...)] VALUES (literal, ...), ...` as tokens.
@@ -359,7 +387,10 @@ mod tests {
         for list in lists {
             let fast = format!("INSERT INTO fast VALUES {list}");
             let metadata_lookup = |name: &str| db.catalog().table(name).map(|t| t.region);
-            assert!(super::plan(&fast, metadata_lookup).is_some(), "{fast}");
+            assert!(
+                super::plan(&fast, metadata_lookup, "UTC").is_some(),
+                "{fast}"
+            );
             db.execute(&fast).await.expect("fast insert");
             db.execute(&format!(
                 "INSERT INTO general SELECT * FROM (VALUES {list})"
@@ -386,17 +417,20 @@ mod tests {
             "INSERT INTO other.fast VALUES ('x', 1, 1, 2, true)",
             "SELECT 1",
         ] {
-            assert!(super::plan(sql, lookup).is_none(), "{sql}");
+            assert!(super::plan(sql, lookup, "UTC").is_none(), "{sql}");
         }
         // Column lists, a `public` qualifier, quoting, comments and the closing `;` are ours.
         for sql in [
             "INSERT INTO public.fast (ts, host, v, n, ok) VALUES (7, 'q', 1, 2, true);",
             "insert into \"fast\" (\"host\", ts, v, n, ok) -- note\n VALUES ('q', 8, 1, 2, true)",
         ] {
-            assert!(matches!(super::plan(sql, lookup), Some(Ok(_))), "{sql}");
+            assert!(
+                matches!(super::plan(sql, lookup, "UTC"), Some(Ok(_))),
+                "{sql}"
+            );
         }
         let null_ts = "INSERT INTO fast VALUES ('x', NULL, 1, 2, true)";
-        assert!(matches!(super::plan(null_ts, lookup), Some(Err(_))));
+        assert!(matches!(super::plan(null_ts, lookup, "UTC"), Some(Err(_))));
         assert!(db.execute(null_ts).await.is_err());
         db.close().await.expect("close");
     }

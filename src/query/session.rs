@@ -6,18 +6,33 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-/// A session with `information_schema`, tsdb's analyzer rules (`super::coercion`) and its
-/// physical rule [`super::last_row::LastRowRule`], run first, on the plan as the planner
-/// built it (see its docs), before DataFusion's own rules.
+/// A session with `information_schema`, tsdb's analyzer rules (`super::coercion`; after
+/// DataFusion's type coercion, [`super::time_zone::LocalTimestampLiterals`] then gap
+/// filling's [`super::gapfill::rule::HandleGapFill`]),
+/// the gap-filling and time functions (`super::gapfill::udf`, `super::time_functions`), a
+/// query planner that plans `GapFill` nodes, and the physical rule
+/// [`super::last_row::LastRowRule`], run first, on the plan as the planner built it (see its
+/// docs), before DataFusion's own rules.
 pub fn new_session() -> SessionContext {
     let config = SessionConfig::new().with_information_schema(true);
     let mut physical_rules = PhysicalOptimizer::new().rules;
     physical_rules.insert(0, Arc::new(super::last_row::LastRowRule));
+    let mut analyzer_rules = super::coercion::analyzer_rules();
+    analyzer_rules.push(super::time_zone::rule());
+    analyzer_rules.push(Arc::new(super::gapfill::rule::HandleGapFill));
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
-        .with_analyzer_rules(super::coercion::analyzer_rules())
+        .with_analyzer_rules(analyzer_rules)
         .with_physical_optimizer_rules(physical_rules)
+        .with_query_planner(Arc::new(super::gapfill::node::TsdbQueryPlanner))
         .build();
-    SessionContext::new_with_state(state)
+    let ctx = SessionContext::new_with_state(state);
+    let functions = super::gapfill::udf::functions()
+        .into_iter()
+        .chain(super::time_functions::functions());
+    for udf in functions {
+        ctx.register_udf(udf.as_ref().clone());
+    }
+    ctx
 }

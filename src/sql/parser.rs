@@ -21,6 +21,7 @@
 mod copy;
 mod create_table;
 mod data_type;
+mod session;
 
 use sqlparser::dialect::GenericDialect;
 use sqlparser::keywords::Keyword;
@@ -90,6 +91,8 @@ pub fn parse_statement(sql: &str) -> Result<Statement> {
         }
         Kind::Admin => Statement::Admin(parse_admin(&mut ctx)?),
         Kind::Copy => Statement::Copy(copy::parse(&mut ctx)?),
+        Kind::SetTimeZone => session::parse_set_time_zone(&mut ctx)?,
+        Kind::ShowVariables => session::parse_show_variables(&mut ctx)?,
     };
     ctx.expect_end()?;
     Ok(statement)
@@ -105,6 +108,8 @@ enum Kind {
     ShowCreateTable,
     Admin,
     Copy,
+    SetTimeZone,
+    ShowVariables,
 }
 
 /// Bytes of a statement's start tokenized by [`classify_prefix`].
@@ -169,7 +174,7 @@ fn classify(tokens: &[TokenWithSpan]) -> Option<Kind> {
         let tokens: Vec<Token> = tokens.iter().map(|t| t.token.clone()).collect();
         (!copy::is_datafusion_copy(&tokens)).then_some(Kind::Copy)
     } else {
-        None
+        session::classify(tokens)
     }
 }
 

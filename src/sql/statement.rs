@@ -36,6 +36,17 @@ pub enum Statement {
     Admin(AdminFunction),
     /// `COPY [TABLE] t TO|FROM 'path' [WITH (..)]`, `COPY (query) TO 'path' [WITH (..)]`.
     Copy(CopyStatement),
+    /// `SET [SESSION | LOCAL] time_zone = 'zone'` (also `TIMEZONE`, `TIME ZONE`, `TO`):
+    /// GreptimeDB's session time zone.
+    SetTimeZone {
+        /// The zone as written (validated when executed).
+        value: String,
+    },
+    /// `SHOW VARIABLES name` (`time_zone`, `system_time_zone`).
+    ShowVariables {
+        /// The variable, lower-cased.
+        name: String,
+    },
     /// Anything else: the statement text, executed by DataFusion.
     Query(String),
 }
@@ -52,6 +63,8 @@ impl Statement {
                 | Statement::Describe { .. }
                 | Statement::ShowTables { .. }
                 | Statement::ShowCreateTable { .. }
+                | Statement::SetTimeZone { .. }
+                | Statement::ShowVariables { .. }
         )
     }
 }
