@@ -158,6 +158,7 @@ async fn compact_once(region: &Arc<Region>, force: bool) -> Result<bool> {
         files_to_remove: removed.clone(),
         flushed_sequence: None,
         compaction_time_window: Some(window),
+        committed_sequence: None,
     };
     region
         .manifest

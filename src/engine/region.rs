@@ -32,6 +32,7 @@ use futures::stream::BoxStream;
 use crate::engine::error::Result;
 use crate::engine::io::ObjectStorage;
 use crate::engine::manifest::RegionManifestManager;
+use crate::engine::manifest::{ManifestAction, RegionEdit};
 use crate::engine::memtable::{Memtable, validate_batch};
 use crate::engine::metadata::{OpType, RegionId, RegionMetadataRef, SequenceNumber};
 pub use crate::engine::read::predicate::{CompareOp, FieldFilter, TagFilter};
@@ -133,6 +134,10 @@ pub struct Region {
     /// ([`Region::committed_sequence`]). Writes insert in sequence order and advance it;
     /// scans capture it before the version and read memtables only up to it.
     committed: tokio::sync::watch::Sender<SequenceNumber>,
+    /// The first sequence of the first write whose WAL append failed (`u64::MAX` if none):
+    /// the WAL is poisoned from there on, so only sequences below it are durable, while
+    /// `committed` moves past failed writes too.
+    wal_failed_at: std::sync::atomic::AtomicU64,
     /// Serialises flushes and compactions (structural changes of the file set).
     pub(crate) flush_lock: tokio::sync::Mutex<()>,
     pub(crate) manifest: tokio::sync::Mutex<RegionManifestManager>,
@@ -224,6 +229,11 @@ impl Region {
             // at read time, so insert order does not matter. The gate guard keeps the mutable
             // memtable from being frozen meanwhile.
             let durable = ticket.wait().await;
+            if durable.is_err() {
+                region
+                    .wal_failed_at
+                    .fetch_min(sequence, std::sync::atomic::Ordering::AcqRel);
+            }
             // A panic must not skip the commit below (later writes would wait forever).
             let inserted =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<bool> {
@@ -274,6 +284,17 @@ impl Region {
     /// none above it is visible to scans. Scans read memtables up to it.
     pub fn committed_sequence(&self) -> SequenceNumber {
         *self.committed.borrow()
+    }
+
+    /// Every write at or below this sequence was acknowledged: it is in the WAL (or an SST).
+    /// The committed sequence, except after a failed WAL append (which the committed
+    /// sequence moves past so later writes do not wait). Recorded in the manifest by flushes
+    /// and clean closes ([`crate::engine::manifest::RegionEdit::committed_sequence`]).
+    pub fn durable_sequence(&self) -> SequenceNumber {
+        let failed_at = self
+            .wal_failed_at
+            .load(std::sync::atomic::Ordering::Acquire);
+        self.committed_sequence().min(failed_at.saturating_sub(1))
     }
 
     /// Freezes the mutable memtable (if it has rows): later writes go to a new memtable and
@@ -398,6 +419,23 @@ impl Region {
             .store(true, std::sync::atomic::Ordering::Release);
         let _flush = self.flush_lock.lock().await;
         self.wal.close()?;
+        // Record what was acknowledged, so that a WAL segment lost while the database is
+        // closed is an error at the next open instead of silently missing rows. Best effort:
+        // a failure only loses that check.
+        let committed = self.durable_sequence();
+        let mut manifest = self.manifest.lock().await;
+        if committed > manifest.manifest().committed_sequence {
+            let edit = RegionEdit {
+                committed_sequence: Some(committed),
+                ..RegionEdit::default()
+            };
+            if let Err(e) = manifest.update(vec![ManifestAction::Edit(edit)]).await {
+                log::warn!(
+                    "region {}: could not record the committed sequence at close: {e}",
+                    self.region_id
+                );
+            }
+        }
         Ok(())
     }
 }

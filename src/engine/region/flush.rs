@@ -94,6 +94,7 @@ impl Region {
             files_to_remove: Vec::new(),
             flushed_sequence: Some(flushed_sequence),
             compaction_time_window: inferred.then_some(window),
+            committed_sequence: Some(self.durable_sequence()),
         };
         self.manifest
             .lock()

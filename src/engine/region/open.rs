@@ -132,6 +132,17 @@ impl Region {
             last_sequence = last_sequence.max(entry.last_sequence());
             Ok(())
         })?;
+        // Writes acknowledged by the last flush or clean close must all be back; a WAL that
+        // ends below them lost its newest segment.
+        if state.committed_sequence > last_sequence {
+            return Err(Error::MissingWrites {
+                region_id,
+                first: last_sequence + 1,
+                last: state.committed_sequence,
+                flushed,
+                wal_dir: wal_dir.to_path_buf(),
+            });
+        }
         // Only now, with the region known to be whole, may unnamed SSTs go (a refused open
         // leaves them for recovery).
         sweep_orphan_ssts(&storage, region_id, &state.files).await?;
@@ -180,6 +191,7 @@ impl Region {
             }),
             insert_gate: Arc::new(tokio::sync::RwLock::new(())),
             committed: tokio::sync::watch::Sender::new(next_sequence.saturating_sub(1)),
+            wal_failed_at: std::sync::atomic::AtomicU64::new(u64::MAX),
             flush_lock: tokio::sync::Mutex::new(()),
             manifest: tokio::sync::Mutex::new(manifest),
             options,
