@@ -12,6 +12,7 @@ use crate::engine::io::ObjectStorage;
 use crate::engine::manifest::{ManifestOptions, RegionManifestManager};
 use crate::engine::memtable::Memtable;
 use crate::engine::metadata::{RegionId, RegionMetadata};
+use crate::engine::options::TableOptionsRef;
 use crate::engine::region::version::{Version, VersionControl};
 use crate::engine::region::{Region, RegionOptions, WriterState};
 use crate::engine::sst::file::{FileHandle, FileId};
@@ -41,6 +42,7 @@ impl Region {
         wal_dir: &FsPath,
         metadata: RegionMetadata,
         options: RegionOptions,
+        table_options: TableOptionsRef,
     ) -> Result<Region> {
         metadata.validate()?;
         let region_id = metadata.region_id;
@@ -65,6 +67,7 @@ impl Region {
             memtable,
             1,
             options,
+            table_options,
         ))
     }
 
@@ -80,6 +83,7 @@ impl Region {
         wal_dir: &FsPath,
         region_id: RegionId,
         options: RegionOptions,
+        table_options: TableOptionsRef,
     ) -> Result<Region> {
         // Entries an earlier process left unsynced (after a failed fsync) become durable
         // before this one relies on them.
@@ -149,6 +153,7 @@ impl Region {
             memtable,
             last_sequence + 1,
             options,
+            table_options,
         ))
     }
 
@@ -160,6 +165,7 @@ impl Region {
         memtable: Memtable,
         next_sequence: u64,
         options: RegionOptions,
+        table_options: TableOptionsRef,
     ) -> Region {
         let state = manifest.manifest();
         let version = Version {
@@ -168,6 +174,7 @@ impl Region {
             immutables: Vec::new(),
             files,
             flushed_sequence: state.flushed_sequence,
+            options: table_options,
         };
         Region {
             region_id: state.metadata.region_id,
