@@ -449,4 +449,89 @@ mod tests {
             vec![("a".into(), 5, Some(2.0)), ("a".into(), 9, Some(3.0))]
         );
     }
+
+    fn nullable_batch(rows: &[(&str, i64, Option<f64>)]) -> RecordBatch {
+        RecordBatch::try_new(
+            cpu_metadata().arrow_schema(),
+            vec![
+                Arc::new(arrow::array::StringArray::from_iter_values(
+                    rows.iter().map(|r| r.0),
+                )),
+                Arc::new(arrow::array::TimestampMillisecondArray::from_iter_values(
+                    rows.iter().map(|r| r.1),
+                )),
+                Arc::new(arrow::array::Float64Array::from_iter(
+                    rows.iter().map(|r| r.2),
+                )),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn last_non_null_fills_from_older_versions_up_to_a_tombstone() {
+        let metadata = cpu_metadata();
+        let format = Arc::new(ReadFormat::new(metadata.clone(), None));
+        let old = Arc::new(Memtable::new(0, metadata.clone()));
+        old.write(
+            &nullable_batch(&[
+                ("a", 1, Some(1.0)),
+                ("b", 1, Some(2.0)),
+                ("c", 1, Some(3.0)),
+            ]),
+            1,
+            OpType::Put,
+        )
+        .unwrap();
+        let new = Arc::new(Memtable::new(1, metadata.clone()));
+        // `b` is deleted between its versions; `c`'s newest version has a value.
+        new.write(&nullable_batch(&[("b", 1, None)]), 4, OpType::Delete)
+            .unwrap();
+        new.write(
+            &nullable_batch(&[("a", 1, None), ("b", 1, None), ("c", 1, Some(30.0))]),
+            5,
+            OpType::Put,
+        )
+        .unwrap();
+        let read = |filter_deleted, dedup, batch_size| {
+            let sources: Vec<BatchSource> = vec![
+                Box::new(old.iter(format.clone(), TimeRange::all(), 1)),
+                Box::new(new.iter(format.clone(), TimeRange::all(), 1)),
+            ];
+            MergeReader::new(
+                format.clone(),
+                sources,
+                TimeRange::all(),
+                filter_deleted,
+                batch_size,
+            )
+            .unwrap()
+            .with_dedup(dedup)
+        };
+        // Batch size 1: a row's versions are still consumed in its own batch.
+        for batch_size in [1, 100] {
+            assert_eq!(
+                collect(read(true, DedupMode::LastNonNull, batch_size)),
+                vec![
+                    ("a".into(), 1, Some(1.0)),
+                    ("b".into(), 1, None),
+                    ("c".into(), 1, Some(30.0))
+                ]
+            );
+        }
+        assert_eq!(
+            collect(read(true, DedupMode::LastRow, 100)),
+            vec![
+                ("a".into(), 1, None),
+                ("b".into(), 1, None),
+                ("c".into(), 1, Some(30.0))
+            ]
+        );
+        // Flush/compaction output keeps the tombstone behind `b`'s winner.
+        let kept = read(false, DedupMode::LastNonNull, 100);
+        let rows: usize = kept.map(|b| b.unwrap().num_rows()).sum();
+        assert_eq!(rows, 4);
+        // Append mode: every version, tombstones filtered one by one.
+        assert_eq!(collect(read(true, DedupMode::None, 2)).len(), 6);
+    }
 }
