@@ -59,16 +59,13 @@ impl Region {
             manifest.manifest().metadata.clone(),
             Some(options.write_buffer.clone()),
         );
-        Ok(Self::assemble(
-            storage,
-            wal,
-            manifest,
-            BTreeMap::new(),
+        let seed = Seed {
+            files: BTreeMap::new(),
             memtable,
-            1,
-            options,
+            next_sequence: 1,
             table_options,
-        ))
+        };
+        Ok(Self::assemble(storage, wal, manifest, seed, options))
     }
 
     /// Opens an existing region: loads the manifest, deletes SSTs it does not name (left by
@@ -145,28 +142,28 @@ impl Region {
             stats.entries,
             stats.rows
         );
-        Ok(Self::assemble(
-            storage,
-            wal,
-            manifest,
+        let seed = Seed {
             files,
             memtable,
-            last_sequence + 1,
-            options,
+            next_sequence: last_sequence + 1,
             table_options,
-        ))
+        };
+        Ok(Self::assemble(storage, wal, manifest, seed, options))
     }
 
     fn assemble(
         storage: ObjectStorage,
         wal: Wal,
         manifest: RegionManifestManager,
-        files: BTreeMap<FileId, crate::engine::sst::file::FileHandleRef>,
-        memtable: Memtable,
-        next_sequence: u64,
+        seed: Seed,
         options: RegionOptions,
-        table_options: TableOptionsRef,
     ) -> Region {
+        let Seed {
+            files,
+            memtable,
+            next_sequence,
+            table_options,
+        } = seed;
         let state = manifest.manifest();
         let version = Version {
             metadata: state.metadata.clone(),
@@ -194,6 +191,14 @@ impl Region {
             engine_flush_pending: std::sync::atomic::AtomicBool::new(false),
         }
     }
+}
+
+/// What a created or opened region starts with besides its manifest.
+struct Seed {
+    files: BTreeMap<FileId, crate::engine::sst::file::FileHandleRef>,
+    memtable: Memtable,
+    next_sequence: u64,
+    table_options: TableOptionsRef,
 }
 
 /// Deletes objects under the region's `sst/` prefix that the manifest does not name.
