@@ -13,6 +13,7 @@
 //!
 //! DDL is serialised by an internal async mutex; lookups take a short read lock.
 
+mod alter_options;
 pub mod builder;
 pub mod error;
 pub mod persist;
@@ -115,8 +116,17 @@ impl Catalog {
         for (name, info) in &data.tables {
             // One region per table for now; further ids are opened too so none is orphaned.
             let mut first = None;
+            let table_options = crate::engine::options::TableOptions::from_map(&info.options)
+                .map_err(|reason| Error::Corruption {
+                    path: persist::CATALOG_PATH.to_string(),
+                    kind: error::CorruptionKind::Invalid(format!(
+                        "table '{name}' has invalid options: {reason}"
+                    )),
+                })?;
             for region_id in &info.region_ids {
-                let region = engine.open_region(*region_id).await?;
+                let region = engine
+                    .open_region_with(*region_id, table_options.clone())
+                    .await?;
                 first.get_or_insert(region);
             }
             if let Some(region) = first {
@@ -198,14 +208,19 @@ impl Catalog {
             .ok_or(Error::TableIdsExhausted { next: table_id })?;
         let region_id = RegionId::new(table_id, 0);
         let metadata = builder::region_metadata(create, region_id)?;
-        let region = self.engine.create_region(metadata).await?;
+        let (table_options, stored_options) =
+            builder::table_options(&create.name, &create.options)?;
+        let region = self
+            .engine
+            .create_region_with(metadata, table_options)
+            .await?;
         // The id is spent even if the catalog write fails below.
         self.write().data.next_table_id = next;
 
         let info = TableInfo {
             table_id,
             region_ids: vec![region_id],
-            options: create.options.clone(),
+            options: stored_options,
             created_at_ms: chrono::Utc::now().timestamp_millis(),
         };
         data.next_table_id = next;

@@ -32,6 +32,7 @@ use crate::sql::{AdminFunction, CreateTable, Statement};
 mod crash_tests;
 mod session;
 mod stream;
+mod table_options;
 pub use stream::{OutputStream, ResultStream};
 
 /// Name of the lock file in the data directory.
@@ -240,6 +241,8 @@ impl Database {
             Statement::Copy(copy) => self.copy(copy, progress).await,
             Statement::SetTimeZone { value } => self.set_time_zone(&value),
             Statement::ShowVariables { name } => self.show_variables(&name),
+            Statement::AlterTableOptions(alter) => self.alter_table_options(alter).await,
+            Statement::Truncate { table } => self.truncate_table(&table).await,
             Statement::Query(text) => match self.insert_values(&text).await {
                 Some(output) => output,
                 None => self.plan_query(&text, progress).await?.run().await,

@@ -21,6 +21,7 @@ mod scan;
 pub mod scan_metrics;
 #[cfg(test)]
 mod snapshot_tests;
+mod truncate;
 pub mod version;
 
 use std::sync::Arc;
@@ -111,6 +112,8 @@ pub struct RegionOptions {
     /// The engine's write buffer: memtables reserve their bytes in it, writes wait in it
     /// while it is full.
     pub write_buffer: WriteBufferManagerRef,
+    /// The engine's clock: TTL expiry is measured against it.
+    pub clock: crate::engine::options::ClockRef,
 }
 
 #[derive(Debug)]
@@ -195,6 +198,21 @@ impl Region {
             return Ok(0);
         }
         validate_batch(&self.metadata(), &batch, op_type)?;
+        let table_options = self.table_options();
+        if table_options.is_instant() {
+            // `ttl = 'instant'`: GreptimeDB discards the rows on insert and reports none.
+            return Ok(0);
+        }
+        if op_type == OpType::Delete && table_options.append_mode {
+            // Append mode keeps every version and never merges them, so a tombstone could
+            // not hide the rows it names: refuse instead of accepting a no-op.
+            return Err(crate::engine::Error::InvalidWrite {
+                region_id: self.region_id,
+                reason: "DELETE is not supported on a table with append_mode = 'true' \
+                         (rows are never merged, so a tombstone cannot hide them)"
+                    .to_string(),
+            });
+        }
         // Stalls (holding no lock) while the engine's memtables are over budget.
         self.options
             .write_buffer

@@ -3,7 +3,8 @@
 //! tsdb handles a few statements itself, in GreptimeDB's dialect (see
 //! the project design note `GREPTIME_SQL.md`): `CREATE TABLE` (with `TIME INDEX`, `PRIMARY KEY`,
 //! `ENGINE = mito`, `WITH (..)`), `DROP TABLE`, `DESC TABLE`, `SHOW TABLES [LIKE ..]`,
-//! `SHOW CREATE TABLE`, `ADMIN flush_table(..)`/`ADMIN compact_table(..)` and `COPY` (GreptimeDB's
+//! `SHOW CREATE TABLE`, `ALTER TABLE t SET|UNSET` of table options and `TRUNCATE [TABLE] t`
+//! (`alter_options`), `ADMIN flush_table(..)`/`ADMIN compact_table(..)` and `COPY` (GreptimeDB's
 //! `COPY t TO|FROM 'path' WITH (..)`; a `COPY` with `STORED AS` or `OPTIONS` is DataFusion's and is
 //! passed through). Which statement
 //! a text is, is decided from its first keywords only; everything else (`SELECT`, `INSERT`,
@@ -18,6 +19,7 @@
 //! default catalog) or `datafusion.public.t` (DataFusion's, as in its error messages); the
 //! qualifier is dropped, and any other qualifier is an error.
 
+mod alter_options;
 mod copy;
 mod create_table;
 mod data_type;
@@ -93,6 +95,8 @@ pub fn parse_statement(sql: &str) -> Result<Statement> {
         Kind::Copy => Statement::Copy(copy::parse(&mut ctx)?),
         Kind::SetTimeZone => session::parse_set_time_zone(&mut ctx)?,
         Kind::ShowVariables => session::parse_show_variables(&mut ctx)?,
+        Kind::AlterTableOptions => alter_options::parse_alter(&mut ctx)?,
+        Kind::Truncate => alter_options::parse_truncate(&mut ctx)?,
     };
     ctx.expect_end()?;
     Ok(statement)
@@ -110,6 +114,8 @@ enum Kind {
     Copy,
     SetTimeZone,
     ShowVariables,
+    AlterTableOptions,
+    Truncate,
 }
 
 /// Bytes of a statement's start tokenized by [`classify_prefix`].
@@ -170,6 +176,14 @@ fn classify(tokens: &[TokenWithSpan]) -> Option<Kind> {
         Some(Kind::ShowCreateTable)
     } else if is_word(first, "ADMIN") {
         Some(Kind::Admin)
+    } else if is_word(first, "ALTER") {
+        let significant = tokens
+            .iter()
+            .map(|t| &t.token)
+            .filter(|t| !matches!(t, Token::Whitespace(_)));
+        alter_options::is_alter_options(significant).then_some(Kind::AlterTableOptions)
+    } else if is_word(first, "TRUNCATE") {
+        Some(Kind::Truncate)
     } else if is_word(first, "COPY") {
         let tokens: Vec<Token> = tokens.iter().map(|t| t.token.clone()).collect();
         (!copy::is_datafusion_copy(&tokens)).then_some(Kind::Copy)

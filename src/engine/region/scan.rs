@@ -15,6 +15,7 @@ use crate::engine::cache::{CachedSst, SstCache};
 use crate::engine::error::{Error, Result};
 use crate::engine::memtable::MemtableRef;
 use crate::engine::metadata::SequenceNumber;
+use crate::engine::options::DedupMode;
 use crate::engine::read::ReadFormat;
 use crate::engine::read::merge::{BatchSource, MergeReader};
 use crate::engine::read::unique::UniqueSource;
@@ -66,7 +67,14 @@ impl Region {
                     })?,
             );
         let format = Arc::new(ReadFormat::new(metadata.clone(), Some(&projection)));
-        let time_range = request.time_range;
+        // TTL: rows older than `now - ttl` are invisible at once, on every read path (the
+        // range bounds file selection, the merge and the unique and last-row reads alike).
+        let time_range = match self.expire_before(&version.options) {
+            Some(i64::MAX) => TimeRange::new(i64::MAX, i64::MIN),
+            Some(cut) => TimeRange::new(request.time_range.min.max(cut), request.time_range.max),
+            None => request.time_range,
+        };
+        let dedup = version.options.dedup_mode();
         let files: Vec<_> = version
             .files
             .values()
@@ -149,6 +157,7 @@ impl Region {
                     tag_filters: request.tag_filters,
                     field_filters: request.field_filters,
                     committed,
+                    dedup,
                     selector: request.series_row_selector,
                     cache,
                     metrics,
@@ -220,6 +229,8 @@ struct ReadPlan {
     field_filters: Vec<FieldFilter>,
     /// Memtable rows above this sequence are not visible (not yet committed).
     committed: SequenceNumber,
+    /// How versions of one identity merge (the table's append and merge modes).
+    dedup: DedupMode,
     /// Rows of each series the scan may leave out.
     selector: Option<SeriesRowSelector>,
     /// Where last-row results of whole files are kept.
@@ -298,7 +309,8 @@ impl ReadPlan {
                         plan.time_range,
                         true,
                         READ_BATCH_ROWS,
-                    )?;
+                    )?
+                    .with_dedup(plan.dedup);
                     let rows: BatchSource = match plan.selector {
                         Some(SeriesRowSelector::LastRow) => {
                             let tags = format.key_positions();
