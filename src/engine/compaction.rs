@@ -113,6 +113,7 @@ pub(crate) async fn remove_expired(region: &Arc<Region>) -> Result<usize> {
         files_to_remove: expired.clone(),
         flushed_sequence: None,
         compaction_time_window: None,
+        committed_sequence: None,
     };
     region
         .manifest

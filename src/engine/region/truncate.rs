@@ -48,6 +48,7 @@ impl Region {
             files_to_remove: version.files.values().map(|f| f.meta().clone()).collect(),
             flushed_sequence: Some(truncated),
             compaction_time_window: None,
+            committed_sequence: None,
         };
         self.manifest
             .lock()
