@@ -186,13 +186,54 @@ pub enum RunError {
     },
 }
 
+/// The line that restarts the database in a `.slt` file (close, then open the same
+/// directory again), like GreptimeDB's `-- SQLNESS ARG restart=true`: what follows runs
+/// against the reopened database (catalog, manifests and WAL replayed from disk).
+pub const RESTART_DIRECTIVE: &str = "restart";
+
 /// Opens (or creates) the database in `db_dir`, runs the sqllogictest file `path` against it,
-/// and closes the database. Stops at the first failing record.
+/// and closes the database. Stops at the first failing record. A line holding only
+/// [`RESTART_DIRECTIVE`] closes and reopens the database at that point.
 pub async fn run_slt_file(
     db_dir: impl AsRef<Path>,
     path: impl AsRef<Path>,
 ) -> Result<(), RunError> {
-    let db_dir = db_dir.as_ref();
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).ok();
+    let segments = text.as_deref().map(split_restarts).unwrap_or_default();
+    if segments.len() <= 1 {
+        return run_segment(db_dir.as_ref(), Script::File(path)).await;
+    }
+    for segment in &segments {
+        run_segment(db_dir.as_ref(), Script::Text(segment)).await?;
+    }
+    Ok(())
+}
+
+/// The parts of a `.slt` text between [`RESTART_DIRECTIVE`] lines, each padded with the
+/// blank lines before it so that error messages keep the file's line numbers.
+fn split_restarts(text: &str) -> Vec<String> {
+    let mut segments = Vec::new();
+    let mut current = String::new();
+    for (number, line) in text.lines().enumerate() {
+        if line.trim() == RESTART_DIRECTIVE {
+            segments.push(std::mem::take(&mut current));
+            current = "\n".repeat(number + 1);
+        } else {
+            current.push_str(line);
+            current.push('\n');
+        }
+    }
+    segments.push(current);
+    segments
+}
+
+enum Script<'a> {
+    File(&'a Path),
+    Text(&'a str),
+}
+
+async fn run_segment(db_dir: &Path, script: Script<'_>) -> Result<(), RunError> {
     let db = Database::open(db_dir)
         .await
         .map_err(|source| RunError::Open {
@@ -207,7 +248,10 @@ pub async fn run_slt_file(
             async move { Ok(SltDatabase::from_shared(db)) }
         });
         runner.with_column_validator(sqllogictest::strict_column_validator);
-        let result = runner.run_file_async(path.as_ref()).await;
+        let result = match script {
+            Script::File(path) => runner.run_file_async(path).await,
+            Script::Text(text) => runner.run_script_async(text).await,
+        };
         runner.shutdown_async().await;
         result
     };
@@ -232,6 +276,15 @@ mod tests {
     use arrow::datatypes::{Field, Schema, TimeUnit};
 
     use super::*;
+
+    #[test]
+    fn restart_lines_split_the_file_and_keep_line_numbers() {
+        let segments = split_restarts("statement ok\nSELECT 1\n\nrestart\nquery I\nSELECT 2\n");
+        assert_eq!(segments.len(), 2);
+        assert_eq!(segments[0], "statement ok\nSELECT 1\n\n");
+        assert_eq!(segments[1], "\n\n\n\nquery I\nSELECT 2\n");
+        assert_eq!(split_restarts("query I\nSELECT 1\n").len(), 1);
+    }
 
     #[test]
     fn values_follow_the_slt_conventions() {

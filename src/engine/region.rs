@@ -15,6 +15,7 @@
 //! waits for its turn on the committed sequence), `flush_lock` before `manifest`; `VersionControl`'s lock is
 //! only held for pointer swaps.
 
+mod alter;
 mod flush;
 mod open;
 mod scan;
@@ -22,6 +23,8 @@ pub mod scan_metrics;
 #[cfg(test)]
 mod snapshot_tests;
 pub mod version;
+
+pub use alter::check_evolution;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -189,7 +192,8 @@ impl Region {
         if rows == 0 {
             return Ok(0);
         }
-        validate_batch(&self.metadata(), &batch, op_type)?;
+        let validated = self.metadata();
+        validate_batch(&validated, &batch, op_type)?;
         // Stalls (holding no lock) while the engine's memtables are over budget.
         self.options
             .write_buffer
@@ -199,6 +203,14 @@ impl Region {
             self.flush_immutables().await?;
         }
         let mut writer = self.writer.lock().await;
+        // An ALTER (which holds the writer lock) may have changed the schema since the batch
+        // was validated: a batch of the old schema must not reach the new memtable.
+        if self.version.current().metadata.schema_version != validated.schema_version {
+            return Err(crate::engine::Error::InvalidWrite {
+                region_id: self.region_id,
+                reason: "the table was altered while the write waited; run it again".into(),
+            });
+        }
         // Held until the rows are in the memtable: a freeze waits for in-flight writes, so
         // every row at or below a frozen memtable's sequences is in that memtable.
         let in_flight = self.insert_gate.clone().read_owned().await;

@@ -3,7 +3,7 @@
 //! tsdb handles a few statements itself, in GreptimeDB's dialect (see
 //! the project design note `GREPTIME_SQL.md`): `CREATE TABLE` (with `TIME INDEX`, `PRIMARY KEY`,
 //! `ENGINE = mito`, `WITH (..)`), `DROP TABLE`, `DESC TABLE`, `SHOW TABLES [LIKE ..]`,
-//! `SHOW CREATE TABLE`, `ADMIN flush_table(..)`/`ADMIN compact_table(..)` and `COPY` (GreptimeDB's
+//! `SHOW CREATE TABLE`, `ALTER TABLE` (column changes, rename), `ADMIN flush_table(..)`/`ADMIN compact_table(..)` and `COPY` (GreptimeDB's
 //! `COPY t TO|FROM 'path' WITH (..)`; a `COPY` with `STORED AS` or `OPTIONS` is DataFusion's and is
 //! passed through). Which statement
 //! a text is, is decided from its first keywords only; everything else (`SELECT`, `INSERT`,
@@ -18,6 +18,7 @@
 //! default catalog) or `datafusion.public.t` (DataFusion's, as in its error messages); the
 //! qualifier is dropped, and any other qualifier is an error.
 
+mod alter_table;
 mod copy;
 mod create_table;
 mod data_type;
@@ -93,6 +94,7 @@ pub fn parse_statement(sql: &str) -> Result<Statement> {
         Kind::Copy => Statement::Copy(copy::parse(&mut ctx)?),
         Kind::SetTimeZone => session::parse_set_time_zone(&mut ctx)?,
         Kind::ShowVariables => session::parse_show_variables(&mut ctx)?,
+        Kind::AlterTable => Statement::AlterTable(alter_table::parse(&mut ctx)?),
     };
     ctx.expect_end()?;
     Ok(statement)
@@ -110,6 +112,7 @@ enum Kind {
     Copy,
     SetTimeZone,
     ShowVariables,
+    AlterTable,
 }
 
 /// Bytes of a statement's start tokenized by [`classify_prefix`].
@@ -168,6 +171,8 @@ fn classify(tokens: &[TokenWithSpan]) -> Option<Kind> {
         ours.then_some(Kind::ShowTables)
     } else if is_word(first, "SHOW") && is_word(second, "CREATE") && is_word(third, "TABLE") {
         Some(Kind::ShowCreateTable)
+    } else if is_word(first, "ALTER") && is_word(second, "TABLE") {
+        Some(Kind::AlterTable)
     } else if is_word(first, "ADMIN") {
         Some(Kind::Admin)
     } else if is_word(first, "COPY") {

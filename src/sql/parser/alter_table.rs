@@ -1,0 +1,153 @@
+//! `ALTER TABLE` column changes and rename, in GreptimeDB's syntax
+//! (`src/sql/src/parsers/alter_parser.rs`):
+//!
+//! ```text
+//! ALTER TABLE t ADD [COLUMN] [IF NOT EXISTS] <column_def> [FIRST | AFTER c] [, ADD ...]
+//! ALTER TABLE t DROP COLUMN c
+//! ALTER TABLE t MODIFY COLUMN c <type>
+//! ALTER TABLE t RENAME [TO] new_name
+//! ```
+//!
+//! `<column_def>` is a `CREATE TABLE` column (`NULL`, `NOT NULL`, `DEFAULT`, `COMMENT`,
+//! `PRIMARY KEY` for a new tag). `RENAME TO` is accepted besides GreptimeDB's `RENAME`.
+//! GreptimeDB has no column rename: `RENAME COLUMN` is refused, as are the forms tsdb
+//! does not implement (`ALTER COLUMN`, `MODIFY COLUMN c SET/DROP ...`, partitions). Table
+//! options (`SET`/`UNSET`) are another statement.
+
+use sqlparser::tokenizer::Token;
+
+use super::create_table::parse_column_def;
+use super::{Ctx, data_type, describe, is_keyword, is_word};
+use crate::engine::metadata::SemanticType;
+use crate::sql::error::{Error, Result};
+use crate::sql::statement::{
+    AddColumn, AddColumnLocation, AlterTable, AlterTableOperation, ColumnDef,
+};
+
+/// Parses `ALTER TABLE ...` (the caller checked the first two words).
+pub(super) fn parse(ctx: &mut Ctx<'_>) -> Result<AlterTable> {
+    ctx.expect_words(&["ALTER", "TABLE"])?;
+    let table = ctx.parse_table_name()?;
+    let next = ctx.parser.peek_token();
+    let operation = if ctx.peek_words(&["ADD"]) {
+        parse_add_columns(ctx, &table)?
+    } else if ctx.parse_words(&["DROP"]) {
+        if !ctx.parse_words(&["COLUMN"]) {
+            return Err(ctx.expected("COLUMN after DROP"));
+        }
+        AlterTableOperation::DropColumn {
+            name: ctx.parse_ident("a column name")?.0,
+        }
+    } else if ctx.parse_words(&["MODIFY"]) {
+        if !ctx.parse_words(&["COLUMN"]) {
+            return Err(ctx.expected("COLUMN after MODIFY"));
+        }
+        let name = ctx.parse_ident("a column name")?.0;
+        let after = ctx.parser.peek_token();
+        if ["SET", "UNSET", "DROP"]
+            .iter()
+            .any(|w| is_word(&after.token, w))
+        {
+            return Err(ctx.error_at(
+                format!(
+                    "ALTER TABLE ... MODIFY COLUMN {name} {} is not supported; only MODIFY \
+                     COLUMN {name} <type> is",
+                    describe(&after)
+                ),
+                &after,
+            ));
+        }
+        let data_type = data_type::parse(ctx, &table, &name)?;
+        AlterTableOperation::ModifyColumnType { name, data_type }
+    } else if ctx.parse_words(&["RENAME"]) {
+        if ctx.peek_words(&["COLUMN"]) {
+            return Err(ctx.error_at(
+                "ALTER TABLE ... RENAME COLUMN is not supported (GreptimeDB cannot rename \
+                 columns either): add a new column and drop the old one",
+                &ctx.parser.peek_token(),
+            ));
+        }
+        // GreptimeDB writes `RENAME new_name`; MySQL's `RENAME TO new_name` also works.
+        if ctx.peek_words(&["TO"]) && ctx.parser.peek_nth_token_ref(1).token != Token::EOF {
+            ctx.parser.next_token();
+        }
+        AlterTableOperation::RenameTable {
+            new_name: ctx.parse_table_name()?,
+        }
+    } else if ["SET", "UNSET"].iter().any(|w| is_word(&next.token, w)) {
+        return Err(ctx.error_at(
+            format!(
+                "ALTER TABLE ... {} (table options) is not supported",
+                describe(&next)
+            ),
+            &next,
+        ));
+    } else {
+        return Err(
+            ctx.expected("ADD, DROP COLUMN, MODIFY COLUMN or RENAME after ALTER TABLE <name>")
+        );
+    };
+    Ok(AlterTable { table, operation })
+}
+
+/// `ADD [COLUMN] [IF NOT EXISTS] <column_def> [FIRST | AFTER c]`, comma separated.
+fn parse_add_columns(ctx: &mut Ctx<'_>, table: &str) -> Result<AlterTableOperation> {
+    let mut columns = Vec::new();
+    loop {
+        ctx.expect_words(&["ADD"])?;
+        let _ = ctx.parse_words(&["COLUMN"]);
+        let if_not_exists = ctx.parse_words(&["IF", "NOT", "EXISTS"]);
+        let next = ctx.parser.peek_token();
+        if ["PRIMARY", "CONSTRAINT", "UNIQUE", "INDEX", "KEY", "TIME"]
+            .iter()
+            .any(|w| is_word(&next.token, w))
+            && let Token::Word(word) = &next.token
+            && is_keyword(word)
+        {
+            return Err(ctx.error_at(
+                format!(
+                    "ALTER TABLE ... ADD {} (a table constraint) is not supported; add a \
+                     tag with ADD COLUMN c STRING PRIMARY KEY",
+                    describe(&next)
+                ),
+                &next,
+            ));
+        }
+        let column = parse_column_def(ctx, table, true)?;
+        if column.time_index {
+            return Err(Error::invalid_ddl(format!(
+                "Invalid alter table({table}) request: cannot add time index column {}",
+                column.name
+            )));
+        }
+        let location = if ctx.parse_words(&["FIRST"]) {
+            Some(AddColumnLocation::First)
+        } else if ctx.parse_words(&["AFTER"]) {
+            Some(AddColumnLocation::After(
+                ctx.parse_ident("a column name")?.0,
+            ))
+        } else {
+            None
+        };
+        columns.push(AddColumn {
+            column: ColumnDef {
+                semantic_type: if column.primary_key {
+                    SemanticType::Tag
+                } else {
+                    SemanticType::Field
+                },
+                nullable: column.null != Some(false),
+                name: column.name,
+                data_type: column.data_type,
+                default: column.default,
+                comment: column.comment,
+            },
+            location,
+            if_not_exists,
+        });
+        if !ctx.parser.consume_token(&Token::Comma) {
+            break;
+        }
+    }
+    Ok(AlterTableOperation::AddColumns(columns))
+}
