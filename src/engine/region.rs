@@ -16,6 +16,8 @@
 //! only held for pointer swaps.
 
 mod alter;
+#[cfg(test)]
+mod alter_tests;
 mod flush;
 mod open;
 mod scan;
