@@ -83,7 +83,11 @@ async fn old_ssts_read_under_the_new_schema_across_reopen_and_compaction() {
         region.write(cpu_batch(&[("c", 3, 3.5)])).await.unwrap();
         region.alter(new.clone()).await.unwrap();
         // The delta holding the change is of format version 2, which older builds refuse.
-        let mut deltas = region.storage.list(&super::open::manifest_dir(id)).await.unwrap();
+        let mut deltas = region
+            .storage
+            .list(&super::open::manifest_dir(id))
+            .await
+            .unwrap();
         deltas.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
         let newest = region.storage.get(&deltas.last().unwrap().0).await.unwrap();
         assert_eq!(&newest[..6], b"TSMD\x02\x00");
