@@ -10,6 +10,9 @@
 //! - `DROP COLUMN`: never a tag or the time index.
 //! - `MODIFY COLUMN c type`: a nullable field only, to a type Arrow can cast the old one to
 //!   (values are cast at read; one that does not convert reads as NULL).
+//! - `MODIFY COLUMN c SET DEFAULT v` / `DROP DEFAULT` (not on a NOT NULL column): later
+//!   inserts, and rows of files that predate the column, use the new default (as mito2's
+//!   compat reader, which fills missing columns with the current default).
 
 use crate::catalog::builder::RESERVED_COLUMN_PREFIX;
 use crate::catalog::error::{Error, Result};
@@ -69,6 +72,24 @@ pub fn altered_metadata(
             }
             let changed = column.data_type != *data_type;
             column.data_type = *data_type;
+            changed
+        }
+        AlterTableOperation::SetDefaults(defaults) => {
+            let mut changed = false;
+            for (name, default) in defaults {
+                let index = column_index(table, current, name)?;
+                let column = &mut next.columns[index];
+                if default.is_none() && !column.nullable {
+                    return Err(Error::InvalidAlter {
+                        table: table.to_string(),
+                        reason: format!(
+                            "column {name} is not nullable and `default` cannot be dropped"
+                        ),
+                    });
+                }
+                changed |= column.default != *default;
+                column.default = default.clone();
+            }
             changed
         }
         AlterTableOperation::RenameTable { .. } => false,

@@ -45,10 +45,18 @@ impl Database {
             return Ok(Output::AffectedRows(0));
         };
         // Defaults are checked before anything changes (as CREATE TABLE does).
-        if let AlterTableOperation::AddColumns(columns) = &alter.operation {
-            for text in columns.iter().filter_map(|c| c.column.default.as_deref()) {
-                crate::sql::check_expression_depth(text)?;
+        let defaults: Vec<&str> = match &alter.operation {
+            AlterTableOperation::AddColumns(columns) => columns
+                .iter()
+                .filter_map(|c| c.column.default.as_deref())
+                .collect(),
+            AlterTableOperation::SetDefaults(defaults) => {
+                defaults.iter().filter_map(|(_, d)| d.as_deref()).collect()
             }
+            _ => Vec::new(),
+        };
+        for text in defaults {
+            crate::sql::check_expression_depth(text)?;
         }
         check_defaults(name, &Arc::new(next.clone()), &state)?;
         table.region.alter(next).await?;

@@ -265,6 +265,7 @@ impl ReadPlan {
                     },
                 ] => {
                     !last_row_file
+                        || plan.merge_format.metadata().schema_version == 0
                         || !compat::needs_compat(
                             plan.merge_format.metadata(),
                             compat::file_metadata(&sst.metadata).as_ref(),

@@ -220,7 +220,10 @@ impl SstReader {
         };
         // Columns by id: a file written before an ALTER may lack columns, hold them in
         // another type, or hold a dropped column under a name now reused (read/compat.rs).
-        let file_metadata = compat::file_metadata(&metadata);
+        // (Parsed only for a region that was ever altered: others read every file by name.)
+        let file_metadata = (format.metadata().schema_version != 0)
+            .then(|| compat::file_metadata(&metadata))
+            .flatten();
         let sources = compat::column_sources(&format, file_metadata.as_ref());
         let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, metadata);
         let file_schema = builder.schema().clone();

@@ -5,18 +5,20 @@
 //! ALTER TABLE t ADD [COLUMN] [IF NOT EXISTS] <column_def> [FIRST | AFTER c] [, ADD ...]
 //! ALTER TABLE t DROP COLUMN c
 //! ALTER TABLE t MODIFY COLUMN c <type>
+//! ALTER TABLE t MODIFY COLUMN c SET DEFAULT v [, MODIFY COLUMN d SET DEFAULT w ...]
+//! ALTER TABLE t MODIFY COLUMN c DROP DEFAULT [, MODIFY COLUMN d DROP DEFAULT ...]
 //! ALTER TABLE t RENAME [TO] new_name
 //! ```
 //!
 //! `<column_def>` is a `CREATE TABLE` column (`NULL`, `NOT NULL`, `DEFAULT`, `COMMENT`,
 //! `PRIMARY KEY` for a new tag). `RENAME TO` is accepted besides GreptimeDB's `RENAME`.
 //! GreptimeDB has no column rename: `RENAME COLUMN` is refused, as are the forms tsdb
-//! does not implement (`ALTER COLUMN`, `MODIFY COLUMN c SET/DROP ...`, partitions). Table
+//! does not implement (`ALTER COLUMN`, `MODIFY COLUMN c SET/UNSET ... INDEX`, partitions). Table
 //! options (`SET`/`UNSET`) are another statement.
 
 use sqlparser::tokenizer::Token;
 
-use super::create_table::parse_column_def;
+use super::create_table::{default_text, parse_column_def};
 use super::{Ctx, data_type, describe, is_keyword, is_word};
 use crate::engine::metadata::SemanticType;
 use crate::sql::error::{Error, Result};
@@ -38,27 +40,8 @@ pub(super) fn parse(ctx: &mut Ctx<'_>) -> Result<AlterTable> {
         AlterTableOperation::DropColumn {
             name: ctx.parse_ident("a column name")?.0,
         }
-    } else if ctx.parse_words(&["MODIFY"]) {
-        if !ctx.parse_words(&["COLUMN"]) {
-            return Err(ctx.expected("COLUMN after MODIFY"));
-        }
-        let name = ctx.parse_ident("a column name")?.0;
-        let after = ctx.parser.peek_token();
-        if ["SET", "UNSET", "DROP"]
-            .iter()
-            .any(|w| is_word(&after.token, w))
-        {
-            return Err(ctx.error_at(
-                format!(
-                    "ALTER TABLE ... MODIFY COLUMN {name} {} is not supported; only MODIFY \
-                     COLUMN {name} <type> is",
-                    describe(&after)
-                ),
-                &after,
-            ));
-        }
-        let data_type = data_type::parse(ctx, &table, &name)?;
-        AlterTableOperation::ModifyColumnType { name, data_type }
+    } else if ctx.peek_words(&["MODIFY"]) {
+        parse_modify(ctx, &table)?
     } else if ctx.parse_words(&["RENAME"]) {
         if ctx.peek_words(&["COLUMN"]) {
             return Err(ctx.error_at(
@@ -88,6 +71,64 @@ pub(super) fn parse(ctx: &mut Ctx<'_>) -> Result<AlterTable> {
         );
     };
     Ok(AlterTable { table, operation })
+}
+
+/// `MODIFY COLUMN c <type>`, or a list of `MODIFY COLUMN c SET DEFAULT v` or of
+/// `MODIFY COLUMN c DROP DEFAULT` (GreptimeDB's `parse_alter_table_modify`).
+fn parse_modify(ctx: &mut Ctx<'_>, table: &str) -> Result<AlterTableOperation> {
+    let mut defaults = Vec::new();
+    loop {
+        ctx.expect_words(&["MODIFY"])?;
+        if !ctx.parse_words(&["COLUMN"]) {
+            return Err(ctx.expected("COLUMN after MODIFY"));
+        }
+        let name = ctx.parse_ident("a column name")?.0;
+        let default = if ctx.parse_words(&["SET", "DEFAULT"]) {
+            let expr = ctx
+                .parser
+                .parse_expr()
+                .map_err(|err| ctx.parser_error(err))?;
+            Some(default_text(&expr, &name, table)?)
+        } else if ctx.parse_words(&["DROP", "DEFAULT"]) {
+            None
+        } else {
+            let after = ctx.parser.peek_token();
+            if ["SET", "UNSET", "DROP"]
+                .iter()
+                .any(|w| is_word(&after.token, w))
+            {
+                return Err(ctx.error_at(
+                    format!(
+                        "ALTER TABLE ... MODIFY COLUMN {name} {} is not supported (tsdb has no \
+                         secondary indexes); MODIFY COLUMN {name} <type>, SET DEFAULT and DROP \
+                         DEFAULT are",
+                        describe(&after)
+                    ),
+                    &after,
+                ));
+            }
+            if !defaults.is_empty() {
+                return Err(ctx.expected("SET DEFAULT or DROP DEFAULT"));
+            }
+            let data_type = data_type::parse(ctx, table, &name)?;
+            return Ok(AlterTableOperation::ModifyColumnType { name, data_type });
+        };
+        if defaults
+            .first()
+            .is_some_and(|(_, first): &(String, Option<String>)| {
+                first.is_some() != default.is_some()
+            })
+        {
+            return Err(Error::invalid_ddl(format!(
+                "Invalid alter table({table}) request: SET DEFAULT and DROP DEFAULT cannot be \
+                 mixed in one statement"
+            )));
+        }
+        defaults.push((name, default));
+        if !ctx.parser.consume_token(&Token::Comma) {
+            return Ok(AlterTableOperation::SetDefaults(defaults));
+        }
+    }
 }
 
 /// `ADD [COLUMN] [IF NOT EXISTS] <column_def> [FIRST | AFTER c]`, comma separated.

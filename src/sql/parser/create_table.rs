@@ -276,7 +276,7 @@ pub(super) fn parse_column_def(ctx: &mut Ctx<'_>, table: &str, in_alter: bool) -
 
 /// The SQL text of a `DEFAULT` expression. Bare identifiers (e.g. `now` instead of `now()`)
 /// are rejected, as in GreptimeDB.
-fn default_text(expr: &Expr, column: &str, table: &str) -> Result<String> {
+pub(super) fn default_text(expr: &Expr, column: &str, table: &str) -> Result<String> {
     if matches!(expr, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
         return Err(Error::invalid_ddl(format!(
             "Invalid default value '{expr}' for column '{column}' in table '{table}': use a \

@@ -31,6 +31,9 @@ pub enum AlterTableOperation {
         /// Its new type.
         data_type: ColumnDataType,
     },
+    /// `MODIFY COLUMN c SET DEFAULT v [, MODIFY COLUMN d SET DEFAULT w ...]` (`Some(text)`),
+    /// `MODIFY COLUMN c DROP DEFAULT [, ...]` (`None`).
+    SetDefaults(Vec<(String, Option<String>)>),
     /// `RENAME [TO] new_name`.
     RenameTable {
         /// The table's new name.
