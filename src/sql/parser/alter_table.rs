@@ -192,3 +192,92 @@ fn parse_add_columns(ctx: &mut Ctx<'_>, table: &str) -> Result<AlterTableOperati
     }
     Ok(AlterTableOperation::AddColumns(columns))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::metadata::{ColumnDataType, SemanticType};
+    use crate::sql::parse_statement;
+    use crate::sql::statement::{AddColumnLocation, AlterTableOperation, Statement};
+
+    fn operation(sql: &str) -> AlterTableOperation {
+        match parse_statement(sql).unwrap() {
+            Statement::AlterTable(alter) => alter.operation,
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
+
+    fn error(sql: &str) -> String {
+        parse_statement(sql).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parses_every_form() {
+        let AlterTableOperation::AddColumns(columns) = operation(
+            "ALTER TABLE public.t ADD COLUMN IF NOT EXISTS \"Dc\" STRING NOT NULL DEFAULT 'x' \
+             PRIMARY KEY FIRST, ADD v DOUBLE AFTER ts, ADD w INT;",
+        ) else {
+            panic!("not ADD");
+        };
+        assert_eq!(columns.len(), 3);
+        assert_eq!(columns[0].column.name, "Dc");
+        assert_eq!(columns[0].column.semantic_type, SemanticType::Tag);
+        assert!(!columns[0].column.nullable);
+        assert_eq!(columns[0].column.default.as_deref(), Some("'x'"));
+        assert!(columns[0].if_not_exists);
+        assert_eq!(columns[0].location, Some(AddColumnLocation::First));
+        assert_eq!(columns[1].column.data_type, ColumnDataType::Float64);
+        assert_eq!(
+            columns[1].location,
+            Some(AddColumnLocation::After("ts".into()))
+        );
+        assert_eq!(columns[2].location, None);
+        assert!(columns[2].column.nullable);
+        assert_eq!(
+            operation("ALTER TABLE t DROP COLUMN V"),
+            AlterTableOperation::DropColumn { name: "v".into() }
+        );
+        assert_eq!(
+            operation("ALTER TABLE t MODIFY COLUMN v STRING"),
+            AlterTableOperation::ModifyColumnType {
+                name: "v".into(),
+                data_type: ColumnDataType::String
+            }
+        );
+        assert_eq!(
+            operation(
+                "ALTER TABLE t MODIFY COLUMN a SET DEFAULT -1, MODIFY COLUMN b SET DEFAULT now()"
+            ),
+            AlterTableOperation::SetDefaults(vec![
+                ("a".into(), Some("-1".into())),
+                ("b".into(), Some("now()".into()))
+            ])
+        );
+        assert_eq!(
+            operation("ALTER TABLE t MODIFY COLUMN a DROP DEFAULT"),
+            AlterTableOperation::SetDefaults(vec![("a".into(), None)])
+        );
+        for sql in ["ALTER TABLE t RENAME t2", "ALTER TABLE t RENAME TO t2"] {
+            assert_eq!(
+                operation(sql),
+                AlterTableOperation::RenameTable {
+                    new_name: "t2".into()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_other_forms() {
+        assert!(
+            error("ALTER TABLE t RENAME COLUMN a TO b").contains("RENAME COLUMN is not supported")
+        );
+        assert!(error("ALTER TABLE t DROP a").contains("Expected COLUMN after DROP"));
+        assert!(error("ALTER TABLE t ADD PRIMARY KEY (a)").contains("a table constraint"));
+        assert!(error("ALTER TABLE t ADD COLUMN a INT,").contains("ADD"));
+        assert!(error("ALTER TABLE t ADD COLUMN a NOSUCHTYPE").contains("NOSUCHTYPE"));
+        assert!(error("ALTER TABLE t MODIFY COLUMN a INT, MODIFY COLUMN b INT").contains("end"));
+        assert!(error("ALTER TABLE t ADD COLUMN ts2 TIMESTAMP TIME INDEX").contains("time index"));
+        assert!(error("ALTER TABLE t CHANGE a b INT").contains("ADD, DROP COLUMN, MODIFY COLUMN"));
+        assert!(error("ALTER TABLE t ADD COLUMN a INT DEFAULT now").contains("Invalid default"));
+    }
+}
