@@ -196,6 +196,25 @@ impl Region {
         }
         let validated = self.metadata();
         validate_batch(&validated, &batch, op_type)?;
+        // A batch built for the schema before an ALTER (same types, other columns) must not be
+        // taken for the new one: its column names are those of the schema it was built for.
+        let schema = batch.schema();
+        if let Some((field, column)) = schema
+            .fields()
+            .iter()
+            .zip(&validated.columns)
+            .find(|(field, column)| field.name() != &column.name)
+        {
+            return Err(crate::engine::Error::InvalidWrite {
+                region_id: self.region_id,
+                reason: format!(
+                    "batch column '{}' is not the table's column '{}' (the table was altered; \
+                     run the statement again)",
+                    field.name(),
+                    column.name
+                ),
+            });
+        }
         // Stalls (holding no lock) while the engine's memtables are over budget.
         self.options
             .write_buffer

@@ -177,5 +177,19 @@ async fn modified_types_are_cast_and_refused_evolutions_change_nothing() {
     let batches: Vec<RecordBatch> = stream.try_collect().await.unwrap();
     let cpu = batches[0].column(2).as_primitive::<Float64Type>();
     assert_eq!(cpu.value(0), 1.5);
+    // `cpu` dropped, `load DOUBLE` added: a batch of the old schema has the same types, and
+    // is refused by its column names.
+    let mut load = (*region.metadata()).clone();
+    load.schema_version += 1;
+    load.columns[2].name = "load".into();
+    load.columns[2].column_id = 3;
+    load.next_column_id = 4;
+    region.alter(load).await.unwrap();
+    let err = region
+        .write(cpu_batch(&[("x", 9, 9.0)]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is not the table's column 'load'"), "{err}");
     engine.close().await.unwrap();
 }
