@@ -13,6 +13,7 @@
 //!
 //! DDL is serialised by an internal async mutex; lookups take a short read lock.
 
+pub mod alter;
 mod alter_options;
 pub mod builder;
 pub mod error;
@@ -274,6 +275,44 @@ impl Catalog {
             }
         }
         Ok(info)
+    }
+
+    /// Renames table `from` to `to` (`ALTER TABLE from RENAME to`): one durable catalog
+    /// write; the region and its id stay.
+    ///
+    /// # Errors
+    /// [`Error::TableNotFound`], [`Error::TableExists`], or a storage error writing the
+    /// catalog (after which the table keeps its old name).
+    pub async fn rename_table(&self, from: &str, to: &str) -> Result<Table> {
+        let _ddl = self.ddl.lock().await;
+        let mut data = self.read().data.clone();
+        if data.tables.contains_key(to) {
+            return Err(Error::TableExists {
+                name: to.to_string(),
+            });
+        }
+        let info = data
+            .tables
+            .remove(from)
+            .ok_or_else(|| Error::TableNotFound {
+                name: from.to_string(),
+            })?;
+        data.tables.insert(to.to_string(), info.clone());
+        self.persist(&data).await?;
+        let mut state = self.write();
+        state.data = data;
+        let region = state
+            .regions
+            .remove(from)
+            .ok_or_else(|| Error::TableNotFound {
+                name: from.to_string(),
+            })?;
+        state.regions.insert(to.to_string(), region.clone());
+        Ok(Table {
+            name: to.to_string(),
+            info,
+            region,
+        })
     }
 
     async fn persist(&self, data: &CatalogData) -> Result<()> {

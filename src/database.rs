@@ -28,6 +28,7 @@ use crate::query::table_provider::{TsdbTable, check_defaults};
 use crate::sql::statement::{CopySource, CopyStatement};
 use crate::sql::{AdminFunction, CreateTable, Statement};
 
+mod alter;
 #[cfg(test)]
 mod crash_tests;
 mod session;
@@ -243,6 +244,7 @@ impl Database {
             Statement::ShowVariables { name } => self.show_variables(&name),
             Statement::AlterTableOptions(alter) => self.alter_table_options(alter).await,
             Statement::Truncate { table } => self.truncate_table(&table).await,
+            Statement::AlterTable(alter) => self.alter_table(alter).await,
             Statement::Query(text) => match self.insert_values(&text).await {
                 Some(output) => output,
                 None => self.plan_query(&text, progress).await?.run().await,

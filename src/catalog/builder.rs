@@ -157,6 +157,7 @@ pub fn region_metadata(create: &CreateTable, region_id: RegionId) -> Result<Regi
         primary_key: create.primary_key.clone(),
         time_index: create.time_index,
         schema_version: 0,
+        next_column_id: 0,
     };
     metadata.validate().map_err(|e| match e {
         crate::engine::Error::InvalidMetadata { reason, .. } => invalid(reason),

@@ -15,6 +15,9 @@
 //! waits for its turn on the committed sequence), `flush_lock` before `manifest`; `VersionControl`'s lock is
 //! only held for pointer swaps.
 
+mod alter;
+#[cfg(test)]
+mod alter_tests;
 mod flush;
 mod open;
 mod scan;
@@ -23,6 +26,8 @@ pub mod scan_metrics;
 mod snapshot_tests;
 mod truncate;
 pub mod version;
+
+pub use alter::check_evolution;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -197,7 +202,27 @@ impl Region {
         if rows == 0 {
             return Ok(0);
         }
-        validate_batch(&self.metadata(), &batch, op_type)?;
+        let validated = self.metadata();
+        validate_batch(&validated, &batch, op_type)?;
+        // A batch built for the schema before an ALTER (same types, other columns) must not be
+        // taken for the new one: its column names are those of the schema it was built for.
+        let schema = batch.schema();
+        if let Some((field, column)) = schema
+            .fields()
+            .iter()
+            .zip(&validated.columns)
+            .find(|(field, column)| field.name() != &column.name)
+        {
+            return Err(crate::engine::Error::InvalidWrite {
+                region_id: self.region_id,
+                reason: format!(
+                    "batch column '{}' is not the table's column '{}' (the table was altered; \
+                     run the statement again)",
+                    field.name(),
+                    column.name
+                ),
+            });
+        }
         let table_options = self.table_options();
         if table_options.is_instant() {
             // `ttl = 'instant'`: GreptimeDB discards the rows on insert and reports none.
@@ -222,6 +247,14 @@ impl Region {
             self.flush_immutables().await?;
         }
         let mut writer = self.writer.lock().await;
+        // An ALTER (which holds the writer lock) may have changed the schema since the batch
+        // was validated: a batch of the old schema must not reach the new memtable.
+        if self.version.current().metadata.schema_version != validated.schema_version {
+            return Err(crate::engine::Error::InvalidWrite {
+                region_id: self.region_id,
+                reason: "the table was altered while the write waited; run it again".into(),
+            });
+        }
         // Held until the rows are in the memtable: a freeze waits for in-flight writes, so
         // every row at or below a frozen memtable's sequences is in that memtable.
         let in_flight = self.insert_gate.clone().read_owned().await;

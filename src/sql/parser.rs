@@ -3,8 +3,9 @@
 //! tsdb handles a few statements itself, in GreptimeDB's dialect (see
 //! the project design note `GREPTIME_SQL.md`): `CREATE TABLE` (with `TIME INDEX`, `PRIMARY KEY`,
 //! `ENGINE = mito`, `WITH (..)`), `DROP TABLE`, `DESC TABLE`, `SHOW TABLES [LIKE ..]`,
-//! `SHOW CREATE TABLE`, `ALTER TABLE t SET|UNSET` of table options and `TRUNCATE [TABLE] t`
-//! (`alter_options`), `ADMIN flush_table(..)`/`ADMIN compact_table(..)` and `COPY` (GreptimeDB's
+//! `SHOW CREATE TABLE`, `ALTER TABLE` (column changes, rename: `alter_table`), `ALTER TABLE t
+//! SET|UNSET` of table options and `TRUNCATE [TABLE] t` (`alter_options`),
+//! `ADMIN flush_table(..)`/`ADMIN compact_table(..)` and `COPY` (GreptimeDB's
 //! `COPY t TO|FROM 'path' WITH (..)`; a `COPY` with `STORED AS` or `OPTIONS` is DataFusion's and is
 //! passed through). Which statement
 //! a text is, is decided from its first keywords only; everything else (`SELECT`, `INSERT`,
@@ -20,6 +21,7 @@
 //! qualifier is dropped, and any other qualifier is an error.
 
 mod alter_options;
+mod alter_table;
 mod copy;
 mod create_table;
 mod data_type;
@@ -97,6 +99,7 @@ pub fn parse_statement(sql: &str) -> Result<Statement> {
         Kind::ShowVariables => session::parse_show_variables(&mut ctx)?,
         Kind::AlterTableOptions => alter_options::parse_alter(&mut ctx)?,
         Kind::Truncate => alter_options::parse_truncate(&mut ctx)?,
+        Kind::AlterTable => Statement::AlterTable(alter_table::parse(&mut ctx)?),
     };
     ctx.expect_end()?;
     Ok(statement)
@@ -116,6 +119,7 @@ enum Kind {
     ShowVariables,
     AlterTableOptions,
     Truncate,
+    AlterTable,
 }
 
 /// Bytes of a statement's start tokenized by [`classify_prefix`].
@@ -174,14 +178,20 @@ fn classify(tokens: &[TokenWithSpan]) -> Option<Kind> {
         ours.then_some(Kind::ShowTables)
     } else if is_word(first, "SHOW") && is_word(second, "CREATE") && is_word(third, "TABLE") {
         Some(Kind::ShowCreateTable)
-    } else if is_word(first, "ADMIN") {
-        Some(Kind::Admin)
     } else if is_word(first, "ALTER") {
+        // `ALTER TABLE t SET|UNSET ..` changes table options; every other `ALTER TABLE` is a
+        // column change or rename.
         let significant = tokens
             .iter()
             .map(|t| &t.token)
             .filter(|t| !matches!(t, Token::Whitespace(_)));
-        alter_options::is_alter_options(significant).then_some(Kind::AlterTableOptions)
+        if alter_options::is_alter_options(significant) {
+            Some(Kind::AlterTableOptions)
+        } else {
+            is_word(second, "TABLE").then_some(Kind::AlterTable)
+        }
+    } else if is_word(first, "ADMIN") {
+        Some(Kind::Admin)
     } else if is_word(first, "TRUNCATE") {
         Some(Kind::Truncate)
     } else if is_word(first, "COPY") {

@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 
 use crate::engine::metadata::{ColumnDataType, SemanticType};
 
+mod alter;
+pub use alter::{AddColumn, AddColumnLocation, AlterTable, AlterTableOperation};
+
 /// One parsed SQL statement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statement {
@@ -34,6 +37,8 @@ pub enum Statement {
     },
     /// `ADMIN function('table', ...)`.
     Admin(AdminFunction),
+    /// `ALTER TABLE t ADD/DROP/MODIFY COLUMN ..., RENAME ...` (column changes, table rename).
+    AlterTable(AlterTable),
     /// `COPY [TABLE] t TO|FROM 'path' [WITH (..)]`, `COPY (query) TO 'path' [WITH (..)]`.
     Copy(CopyStatement),
     /// `SET [SESSION | LOCAL] time_zone = 'zone'` (also `TIMEZONE`, `TIME ZONE`, `TO`):

@@ -13,6 +13,7 @@ use crate::engine::time_range::TimeRange;
 fn metadata(schema_version: u64) -> RegionMetadata {
     RegionMetadata {
         schema_version,
+        next_column_id: 0,
         ..crate::engine::test_util::cpu_metadata()
     }
 }

@@ -16,9 +16,9 @@ use crate::engine::error::{Error, Result};
 use crate::engine::memtable::MemtableRef;
 use crate::engine::metadata::SequenceNumber;
 use crate::engine::options::DedupMode;
-use crate::engine::read::ReadFormat;
 use crate::engine::read::merge::{BatchSource, MergeReader};
 use crate::engine::read::unique::UniqueSource;
+use crate::engine::read::{ReadFormat, compat};
 use crate::engine::region::scan_metrics::ScanMetrics;
 use crate::engine::region::{
     FieldFilter, RecordBatchStream, Region, ScanRequest, SeriesRowSelector, TagFilter,
@@ -265,13 +265,32 @@ impl ReadPlan {
         let plan = Arc::new(self);
         let mut readers: Vec<BatchSource> = Vec::with_capacity(groups.len());
         for mut group in groups {
+            // The last-row reader maps columns by name: a file written under an older schema
+            // goes through the merge (which reads it by column id) instead.
+            let last_row_file = plan.selector == Some(SeriesRowSelector::LastRow);
+            let plain_file = match group.as_slice() {
+                [
+                    ScanInput {
+                        data: InputData::Sst(sst),
+                        ..
+                    },
+                ] => {
+                    !last_row_file
+                        || plan.merge_format.metadata().schema_version == 0
+                        || !compat::needs_compat(
+                            plan.merge_format.metadata(),
+                            compat::file_metadata(&sst.metadata).as_ref(),
+                        )
+                }
+                _ => false,
+            };
             let (format, rows): (&Arc<ReadFormat>, BatchSource) = match group.as_mut_slice() {
                 [
                     ScanInput {
                         data: InputData::Sst(sst),
                         range,
                     },
-                ] if plan.selector == Some(SeriesRowSelector::LastRow) => {
+                ] if last_row_file && plain_file => {
                     let format = &plan.unique_format;
                     let rows = plan.last_rows_in_range(sst, *range, format)?;
                     (format, Box::new(std::iter::once(Ok(rows))) as BatchSource)
@@ -281,7 +300,7 @@ impl ReadPlan {
                         data: InputData::Sst(sst),
                         ..
                     },
-                ] => {
+                ] if plain_file => {
                     let format = &plan.unique_format;
                     // Each row of the file is its identity's only version in this run.
                     let reader = plan.open_sst(sst.clone(), format, &plan.field_filters)?;

@@ -141,10 +141,10 @@ mod tests {
         assert!(err.to_string().contains("Unexpected option value"), "{err}");
         let err = parse_statement("ALTER TABLE t SET 'ttl' '1h'").unwrap_err();
         assert!(err.to_string().contains("Expected '='"), "{err}");
-        // Other ALTER forms are not ours.
+        // Other ALTER TABLE forms are column changes (`alter_table`).
         assert!(matches!(
             parse_statement("ALTER TABLE t ADD COLUMN c INT").unwrap(),
-            Statement::Query(_)
+            Statement::AlterTable(_)
         ));
     }
 
