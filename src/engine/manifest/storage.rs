@@ -215,7 +215,15 @@ pub(super) async fn read_delta(
     version: u64,
 ) -> Result<Vec<ManifestAction>> {
     let bytes = storage.get(path).await?;
-    let delta: Delta = decode(FileKind::Delta, path, &bytes)?;
+    decode_delta(path, version, &bytes)
+}
+
+/// Decodes the bytes of the delta at `path`, which the listing named as `version` (no I/O).
+///
+/// # Errors
+/// As [`read_delta`], without [`Error::Storage`].
+pub(super) fn decode_delta(path: &Path, version: u64, bytes: &[u8]) -> Result<Vec<ManifestAction>> {
+    let delta: Delta = decode(FileKind::Delta, path, bytes)?;
     check_version(path, version, delta.version)?;
     for action in &delta.actions {
         if let ManifestAction::Change { metadata } = action {
@@ -235,7 +243,16 @@ pub(super) async fn read_checkpoint(
     version: u64,
 ) -> Result<RegionManifest> {
     let bytes = storage.get(path).await?;
-    let checkpoint: Checkpoint = decode(FileKind::Checkpoint, path, &bytes)?;
+    decode_checkpoint(path, version, &bytes)
+}
+
+/// Decodes the bytes of the checkpoint at `path`, which the listing named as `version` (no
+/// I/O).
+///
+/// # Errors
+/// As [`read_checkpoint`], without [`Error::Storage`].
+pub(super) fn decode_checkpoint(path: &Path, version: u64, bytes: &[u8]) -> Result<RegionManifest> {
+    let checkpoint: Checkpoint = decode(FileKind::Checkpoint, path, bytes)?;
     check_version(path, version, checkpoint.version)?;
     let manifest = checkpoint
         .into_manifest()
@@ -273,7 +290,11 @@ fn corruption(path: &Path, reason: String) -> Error {
 }
 
 /// Encodes `payload` as a manifest file of `kind`.
-fn encode<T: serde::Serialize>(kind: FileKind, path: &Path, payload: &T) -> Result<Bytes> {
+pub(super) fn encode<T: serde::Serialize>(
+    kind: FileKind,
+    path: &Path,
+    payload: &T,
+) -> Result<Bytes> {
     let json = serde_json::to_vec(payload).map_err(|source| Error::Serialize {
         path: path.to_string(),
         source,

@@ -493,4 +493,5 @@ fn edit_json_shape() {
     );
 }
 
+mod fuzz;
 mod torn;

@@ -25,7 +25,7 @@ use crate::engine::region::scan_metrics::ScanMetrics;
 use crate::engine::sst::file::FileMeta;
 use crate::engine::sst::format::{FORMAT_VERSION, FORMAT_VERSION_KEY};
 use crate::engine::sst::page_prune::plan_pages;
-use crate::engine::sst::{Error, sst_path};
+use crate::engine::sst::{Error, catch_decoder_panic, sst_path};
 use crate::engine::time_range::TimeRange;
 
 /// Fetches an SST's bytes and checks them against the manifest's size and CRC-32.
@@ -64,6 +64,10 @@ pub async fn fetch_sst(
 /// [`Error::Parquet`] for an unreadable footer, [`Error::Invalid`] for a file without
 /// `tsdb:format_version` or of a newer format version.
 pub fn load_metadata(path: &str, bytes: &Bytes) -> Result<ArrowReaderMetadata> {
+    catch_decoder_panic(path, || load_metadata_unguarded(path, bytes))
+}
+
+fn load_metadata_unguarded(path: &str, bytes: &Bytes) -> Result<ArrowReaderMetadata> {
     let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
     let metadata = ArrowReaderMetadata::load(bytes, options).map_err(|source| Error::Parquet {
         path: path.to_string(),
@@ -114,6 +118,8 @@ pub struct SstReader {
     metrics: SstReadMetrics,
     /// The scan's counters, fed as this reader decodes.
     scan_metrics: Option<Arc<ScanMetrics>>,
+    /// Set once the Parquet decoder panicked: its state is unknown, so the reader ends.
+    broken: bool,
 }
 
 impl SstReader {
@@ -337,6 +343,7 @@ impl SstReader {
             mapping,
             metrics,
             scan_metrics: None,
+            broken: false,
         })
     }
 
@@ -382,7 +389,19 @@ impl Iterator for SstReader {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let batch = self.inner.next()?;
+        if self.broken {
+            return None;
+        }
+        let inner = &mut self.inner;
+        let batch = match catch_decoder_panic(&self.path, || Ok(inner.next())) {
+            Ok(batch) => batch?,
+            Err(panicked) => {
+                // A panicking decoder can panic again on every call (found by fuzzing: a
+                // reader that kept going never ended); one error ends the stream.
+                self.broken = true;
+                return Some(Err(panicked));
+            }
+        };
         if let Ok(batch) = &batch {
             self.metrics.rows_decoded += batch.num_rows();
             if let Some(scan) = &self.scan_metrics {
