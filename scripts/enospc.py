@@ -6,7 +6,8 @@ Each cycle, on one image that keeps the database from cycle to cycle:
   1. a filler file (fallocate) takes all but a random few hundred KiB of the free space;
   2. one `tsdb-shell DIR --format csv` process (no --bail: it must go on after an error), with
      stderr merged into stdout so its lines keep their order, is fed 20-row INSERT batches,
-     each followed by `SELECT 'ACK', n` (and `ADMIN flush_table` after every 10th). A batch is
+     each followed by `SELECT 'ACK', n` (and `ADMIN flush_table` after every 10th; rows carry
+     256 random bytes so that the disk fills in tens of batches). A batch is
      acknowledged when its ACK line arrives with no `Error:` line since the INSERT; refused
      when an `Error:` line came first. Feeding goes on until REFUSED batches in a row are
      refused (the disk is full) or MAX_BATCHES were sent;
@@ -46,11 +47,25 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from powercut import ROWS, check, insert, run, verify  # noqa: E402
+from powercut import ROWS, check, run, verify  # noqa: E402
 
 REFUSED = 3       # refusals in a row that end the full-disk phase
 AFTER = 5         # batches fed after space returns
-MAX_BATCHES = 400  # per cycle, before the disk must have filled
+MAX_BATCHES = 2000  # per cycle, before the disk must have filled
+
+
+PAD = 256  # bytes of random hex per row, so a few hundred KiB fill in tens of batches
+
+
+def insert(batch):
+    """powercut.py's batch (20 rows, ts = batch * 20 + i, v = batch; a flush after every
+    10th), plus a random `p` column that makes the rows take space."""
+    rows = ",".join(f"('a',{batch * ROWS + i},{batch},'{os.urandom(PAD // 2).hex()}')"
+                    for i in range(ROWS))
+    text = f"INSERT INTO t (s, ts, v, p) VALUES {rows};\n"
+    if batch % 10 == 9:
+        text += "ADMIN flush_table('t');\n"
+    return text + f"SELECT 'ACK' AS k, {batch} AS b;\n"
 
 
 class Shell:
@@ -132,7 +147,7 @@ def main():
     ap.add_argument("--shell", default="target/debug/tsdb-shell")
     ap.add_argument("--cycles", type=int, default=20)
     ap.add_argument("--image-mib", type=int, default=64)
-    ap.add_argument("--leave-kib", type=int, nargs=2, default=[64, 1024],
+    ap.add_argument("--leave-kib", type=int, nargs=2, default=[16, 512],
                     help="free space left by the filler: a random amount in this range, KiB")
     ap.add_argument("--timeout", type=float, default=60.0, help="longest wait for an answer, s")
     ap.add_argument("--seed", type=int, default=1)
@@ -154,7 +169,7 @@ def main():
     db, filler = os.path.join(mnt, "db"), os.path.join(mnt, "filler")
     # The table exists before the disk is first filled: refusals are then about space.
     subprocess.run([shell, db, "-c", "CREATE TABLE t (s STRING, ts TIMESTAMP TIME INDEX, "
-                    "v BIGINT, PRIMARY KEY (s))"], check=True, capture_output=True)
+                    "v BIGINT, p STRING, PRIMARY KEY (s))"], check=True, capture_output=True)
     sent_all, acked_all, refused_all = set(), set(), set()
     next_batch, failures, rows_checked, hit = 0, 0, 0, 0
     errors_seen = {}
