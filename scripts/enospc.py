@@ -39,6 +39,7 @@ import argparse
 import os
 import queue
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -172,7 +173,7 @@ def main():
                     "v BIGINT, p STRING, PRIMARY KEY (s))"], check=True, capture_output=True)
     sent_all, acked_all, refused_all = set(), set(), set()
     next_batch, failures, rows_checked, hit = 0, 0, 0, 0
-    errors_seen = {}
+    errors_seen, refused_errors = {}, {}
     try:
         for cycle in range(a.cycles):
             leave = random.randint(a.leave_kib[0], a.leave_kib[1]) << 10
@@ -180,6 +181,7 @@ def main():
             sh = Shell(shell, db)
             errors, acked, refused, in_a_row, first_error = [], [], [], 0, None
             phase_full = True
+            after_outcomes = []  # outcomes of the batches fed after space returned
             after_left = AFTER
             while True:
                 if phase_full and (in_a_row >= REFUSED or len(acked) + len(refused) >= MAX_BATCHES):
@@ -193,6 +195,8 @@ def main():
                 next_batch += 1
                 sent_all.add(n)
                 outcome, error = sh.batch(n, a.timeout)
+                if not phase_full:
+                    after_outcomes.append(outcome)
                 if outcome == "ack":
                     acked.append(n)
                     in_a_row = 0
@@ -200,8 +204,10 @@ def main():
                     refused.append(n)
                     in_a_row += 1
                     first_error = first_error or error
-                    key = error.split(":", 2)[1].strip()[:60] if ":" in error else error
+                    # The kind of error, without paths and ids.
+                    key = re.sub(r"/\S+", "<path>", error)[:110]
                     errors_seen[key] = errors_seen.get(key, 0) + 1
+                    refused_errors[n] = error
                 else:
                     errors.append(f"E1 batch {n}: the shell {'hung' if outcome == 'hang' else 'exited'}")
                     break
@@ -227,8 +233,13 @@ def main():
             status_text = "OK" if not errors else "FAIL " + "; ".join(errors[:4])
             print(f"cycle {cycle}: left={leave >> 10}KiB acked={len(acked)} refused={len(refused)} "
                   f"refused_present={sum(1 for b in refused if b in {v for _, v in rows})} "
+                  f"after_space_returned={after_outcomes.count('ack')}/{len(after_outcomes)}_acked "
                   f"exit={status} rows={len(rows)} first_error={first_error!r} {status_text}",
                   flush=True)
+            present = {v for _, v in rows}
+            for b in refused:
+                if b in present:
+                    print(f"  refused batch {b} is present (whole): {refused_errors[b][:160]}")
             if errors:
                 failures += 1
                 print("  shell output (last 20 lines):\n    " + "\n    ".join(sh.output[-20:]))
@@ -238,7 +249,9 @@ def main():
         subprocess.run(["umount", mnt], capture_output=True)
     print(f"cycles={a.cycles} (ENOSPC hit in {hit}) batches acknowledged={len(acked_all)} "
           f"refused={len(refused_all)} rows checked={rows_checked} rows per batch={ROWS}")
-    print("errors seen: " + "; ".join(f"{k!r} x{v}" for k, v in sorted(errors_seen.items())))
+    print("errors seen:")
+    for k, v in sorted(errors_seen.items()):
+        print(f"  {v:5d} x {k}")
     print(f"{a.cycles - failures} passed, {failures} failed")
     if not a.workdir and not failures:
         shutil.rmtree(work, ignore_errors=True)

@@ -16,6 +16,8 @@
 //!   names the seed and case; `TSDB_FUZZ_SEED=<seed>` reproduces the run.
 //! - `TSDB_FUZZ_VERBOSE=1` prints every case and writes its input to
 //!   `$TMPDIR/tsdb-fuzz-<test>-current.bin` first (to find a case that hangs).
+//! - `TSDB_FUZZ_REPLAY=$TMPDIR/tsdb-fuzz-<test>-<case>.bin` runs only that input through the
+//!   test of that name, without catching its panic (for a debugger or a backtrace).
 //! - Memory: a counting global allocator (this module, test builds only) tracks the peak of
 //!   live heap bytes allocated by the fuzzing thread while a case runs. The peak must stay
 //!   below [`alloc_limit`] of the input's length; any single request above
@@ -188,6 +190,18 @@ pub(crate) fn run(
     mut target: impl FnMut(&[u8]) -> bool,
 ) -> Summary {
     assert!(!corpus.is_empty(), "{name}: empty corpus");
+    if let Some(file) = std::env::var_os("TSDB_FUZZ_REPLAY")
+        .map(std::path::PathBuf::from)
+        .filter(|f| f.to_string_lossy().contains(&format!("tsdb-fuzz-{name}-")))
+    {
+        let input = std::fs::read(&file).expect("TSDB_FUZZ_REPLAY names a readable file");
+        let accepted = target(&input);
+        eprintln!(
+            "fuzz {name}: replayed {}: accepted {accepted}",
+            file.display()
+        );
+        return Summary::default();
+    }
     let seed = seed();
     let cases = cases(default_cases);
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ fnv(name));

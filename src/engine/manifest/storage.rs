@@ -313,11 +313,16 @@ pub(super) fn encode<T: serde::Serialize>(
 /// Decodes a manifest file of `kind`; every failure names `path`.
 fn decode<T: serde::de::DeserializeOwned>(kind: FileKind, path: &Path, bytes: &[u8]) -> Result<T> {
     codec::decode_header(bytes, kind.magic(), FORMAT_VERSION).map_err(|e| match e {
-        DecodeError::UnsupportedVersion { found, supported } => Error::UnsupportedVersion {
-            path: path.to_string(),
-            found,
-            supported,
-        },
+        // Only a version above ours is a newer build's file; version 0 was never written, so
+        // it is damage (it was reported as "open it with a newer tsdb", found by
+        // tests/damage.rs).
+        DecodeError::UnsupportedVersion { found, supported } if found > supported => {
+            Error::UnsupportedVersion {
+                path: path.to_string(),
+                found,
+                supported,
+            }
+        }
         other => corruption(path, format!("file header: {other}")),
     })?;
     let body = bytes.get(codec::FILE_HEADER_LEN..).unwrap_or_default();
@@ -432,6 +437,12 @@ mod tests {
                 supported: 1,
                 ..
             })
+        ));
+        // Version 0 was never written: damage, not a newer build's file.
+        newer[4] = 0;
+        assert!(matches!(
+            decode::<Delta>(FileKind::Delta, &path, &newer),
+            Err(Error::Corruption { .. })
         ));
         let mut trailing = bytes.to_vec();
         trailing.push(0);

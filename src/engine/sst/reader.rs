@@ -83,8 +83,13 @@ fn load_metadata_unguarded(path: &str, bytes: &Bytes) -> Result<ArrowReaderMetad
         .key_value_metadata()
         .and_then(|kvs| kvs.iter().find(|kv| kv.key == FORMAT_VERSION_KEY))
         .and_then(|kv| kv.value.as_deref())
-        .and_then(|v| v.parse::<u32>().ok())
         .ok_or_else(|| invalid(format!("missing {FORMAT_VERSION_KEY}")))?;
+    let version = version.parse::<u32>().map_err(|_| {
+        invalid(format!(
+            "{FORMAT_VERSION_KEY} '{}' is not a format version",
+            version.chars().take(40).collect::<String>()
+        ))
+    })?;
     if version == 0 || version > FORMAT_VERSION {
         return Err(invalid(format!(
             "format version {version} is newer than this build reads ({FORMAT_VERSION})"
@@ -118,7 +123,7 @@ pub struct SstReader {
     metrics: SstReadMetrics,
     /// The scan's counters, fed as this reader decodes.
     scan_metrics: Option<Arc<ScanMetrics>>,
-    /// Set once the Parquet decoder panicked: its state is unknown, so the reader ends.
+    /// Set after the first error: the Parquet decoder's state is unknown, so the reader ends.
     broken: bool,
 }
 
@@ -396,8 +401,6 @@ impl Iterator for SstReader {
         let batch = match catch_decoder_panic(&self.path, || Ok(inner.next())) {
             Ok(batch) => batch?,
             Err(panicked) => {
-                // A panicking decoder can panic again on every call (found by fuzzing: a
-                // reader that kept going never ended); one error ends the stream.
                 self.broken = true;
                 return Some(Err(panicked));
             }
@@ -408,16 +411,18 @@ impl Iterator for SstReader {
                 ScanMetrics::add(&scan.rows_decoded, batch.num_rows() as u64);
             }
         }
-        Some(
-            batch
-                .map_err(|source| {
-                    Error::Arrow {
-                        path: self.path.clone(),
-                        source,
-                    }
-                    .into()
-                })
-                .and_then(|batch| self.convert(batch)),
-        )
+        let result = batch
+            .map_err(|source| {
+                Error::Arrow {
+                    path: self.path.clone(),
+                    source,
+                }
+                .into()
+            })
+            .and_then(|batch| self.convert(batch));
+        // After a decoding error (or panic) the Parquet reader may return the same error on
+        // every later call and never end (found by fuzzing): one error ends the stream.
+        self.broken = result.is_err();
+        Some(result)
     }
 }

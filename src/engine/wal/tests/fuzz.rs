@@ -96,7 +96,7 @@ fn fuzz_wal_segments() {
         segment_of(&entries[3..]),
         segment_of(&[]),
     ];
-    let summary = fuzz::run("wal_segment", &corpus, 1500, scan_segment);
+    let summary = fuzz::run("wal_segment", &corpus, 3000, scan_segment);
     assert!(summary.accepted > 0);
 }
 
@@ -125,6 +125,6 @@ fn fuzz_wal_entry_payloads() {
             codec::decode_frame(&frame).unwrap().payload.to_vec()
         })
         .collect();
-    let summary = fuzz::run("wal_entry", &corpus, 1500, decode_payload);
+    let summary = fuzz::run("wal_entry", &corpus, 3000, decode_payload);
     assert!(summary.accepted > 0);
 }
