@@ -120,15 +120,26 @@ fn count(delta: isize, requested: usize) -> bool {
     true
 }
 
-/// Makes the panic hook run uncounted: printing a panic (and its backtrace, with
-/// `RUST_BACKTRACE`) allocates tens of MiB that are the test's, not the decoder's.
-fn uncounted_panic_hook() {
+thread_local! {
+    /// Where the last panic of a fuzz case happened (the hook records it instead of printing).
+    static PANIC_AT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Panics inside a fuzz case are not printed (the decoders under test catch some of their
+/// dependencies' panics by design, thousands per run) but recorded, uncounted, for the failure
+/// message; panics elsewhere go to the previous hook.
+fn quiet_panic_hook() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             let armed = ARMED.try_with(|c| c.replace(false)).unwrap_or(false);
-            previous(info);
+            if armed {
+                let at = info.location().map(|l| l.to_string()).unwrap_or_default();
+                let _ = PANIC_AT.try_with(|p| *p.borrow_mut() = at);
+            } else {
+                previous(info);
+            }
             let _ = ARMED.try_with(|c| c.set(armed));
         }));
     });
@@ -137,7 +148,7 @@ fn uncounted_panic_hook() {
 /// Runs `f` with this thread's allocations counted; returns its result, the peak of live
 /// bytes, and the size of a refused request (0 if none).
 fn measured<T>(f: impl FnOnce() -> T) -> (T, usize, usize) {
-    uncounted_panic_hook();
+    quiet_panic_hook();
     LIVE.with(|c| c.set(0));
     PEAK.with(|c| c.set(0));
     REFUSED.with(|c| c.set(0));
@@ -242,7 +253,8 @@ pub(crate) fn run(
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
-                fail(format!("the decoder panicked: {message}"))
+                let at = PANIC_AT.with(|p| p.borrow().clone());
+                fail(format!("the decoder panicked at {at}: {message}"))
             }
         }
         if refused > 0 {
@@ -477,7 +489,8 @@ mod tests {
         let message = result.unwrap_err();
         let message = message.downcast_ref::<String>().unwrap();
         assert!(
-            message.contains("the decoder panicked: mutant"),
+            message.contains("the decoder panicked at src/engine/fuzz.rs:")
+                && message.contains(": mutant;"),
             "{message}"
         );
     }
