@@ -57,6 +57,28 @@ thread_local! {
     static PEAK: Cell<isize> = const { Cell::new(0) };
     /// Size of a refused request, if any.
     static REFUSED: Cell<usize> = const { Cell::new(0) };
+    /// The running case's input (address, length) and the file to save it to if the process
+    /// is about to abort on a refused allocation.
+    static CURRENT: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    static CURRENT_FILE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Saves the running case's input and names it on stderr, before a refused allocation makes
+/// a caller that cannot handle it abort the process. Runs with counting off.
+fn save_current_case(requested: usize) {
+    let (addr, len) = CURRENT.try_with(Cell::get).unwrap_or((0, 0));
+    let file = CURRENT_FILE
+        .try_with(|f| f.borrow().clone())
+        .unwrap_or_default();
+    if addr == 0 || file.is_empty() {
+        return;
+    }
+    // SAFETY: `run` sets CURRENT to the input it is decoding and clears it afterwards; the
+    // input outlives the case.
+    #[allow(unsafe_code)]
+    let input = unsafe { std::slice::from_raw_parts(addr as *const u8, len) };
+    let _ = std::fs::write(&file, input);
+    eprintln!("fuzz: refused an allocation of {requested} bytes; the input is in {file}");
 }
 
 /// Forwards to the system allocator, counting the fuzzing thread's bytes while armed.
@@ -110,6 +132,9 @@ fn count(delta: isize, requested: usize) -> bool {
     }
     if requested > HARD_ALLOC_LIMIT {
         let _ = REFUSED.try_with(|r| r.set(requested));
+        let _ = ARMED.try_with(|c| c.set(false));
+        save_current_case(requested);
+        let _ = ARMED.try_with(|c| c.set(true));
         return false;
     }
     let _ = LIVE.try_with(|live| {
@@ -234,8 +259,16 @@ pub(crate) fn run(
                 file.display()
             );
         }
+        CURRENT_FILE.with(|f| {
+            *f.borrow_mut() = std::env::temp_dir()
+                .join(format!("tsdb-fuzz-{name}-{case}.bin"))
+                .display()
+                .to_string();
+        });
+        CURRENT.with(|c| c.set((input.as_ptr() as usize, input.len())));
         let (outcome, peak, refused) =
             measured(|| std::panic::catch_unwind(AssertUnwindSafe(|| target(&input))));
+        CURRENT.with(|c| c.set((0, 0)));
         let fail = |what: String| -> ! {
             let file = std::env::temp_dir().join(format!("tsdb-fuzz-{name}-{case}.bin"));
             let _ = std::fs::write(&file, &input);
