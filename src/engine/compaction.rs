@@ -108,32 +108,13 @@ pub(crate) async fn remove_expired(region: &Arc<Region>) -> Result<usize> {
     if expired.is_empty() {
         return Ok(0);
     }
-    let edit = RegionEdit {
-        files_to_add: Vec::new(),
-        files_to_remove: expired.clone(),
-        flushed_sequence: None,
-        compaction_time_window: None,
-        committed_sequence: None,
-    };
-    region
-        .manifest
-        .lock()
-        .await
-        .update(vec![ManifestAction::Edit(edit)])
-        .await?;
-    let ids: Vec<_> = expired.iter().map(|f| f.file_id).collect();
-    for id in &ids {
-        if let Some(handle) = version.files.get(id) {
-            handle.mark_deleted();
-        }
-    }
-    region.version.apply_compaction(&ids, Vec::new());
+    install(region, &version, Vec::new(), &expired, None).await?;
     log::info!(
         "region {}: removed {} SSTs past the TTL",
         region.region_id,
-        ids.len()
+        expired.len()
     );
-    Ok(ids.len())
+    Ok(expired.len())
 }
 
 /// One pick and its tasks, under the flush lock. Returns whether anything was compacted.
@@ -209,12 +190,34 @@ async fn compact_once(region: &Arc<Region>, force: bool) -> Result<bool> {
         }
         removed.extend(task.inputs);
     }
+    let outputs = added.len();
+    install(region, &version, added, &removed, Some(window)).await?;
+    log::debug!(
+        "region {}: compacted {} files into {outputs} (window {window})",
+        region.region_id,
+        removed.len(),
+    );
+    Ok(true)
+}
+
+/// The one install path of compaction and TTL expiry: one manifest edit adding `added` and
+/// removing `removed` (and recording `window` if given), then the removed SSTs are marked
+/// for deletion (their files go once no scan reads them) and the version swaps them.
+///
+/// # Errors
+/// Manifest errors; nothing changed then.
+async fn install(
+    region: &Arc<Region>,
+    version: &crate::engine::region::version::Version,
+    added: Vec<FileMeta>,
+    removed: &[FileMeta],
+    window: Option<i64>,
+) -> Result<()> {
     let edit = RegionEdit {
         files_to_add: added.clone(),
-        files_to_remove: removed.clone(),
-        flushed_sequence: None,
-        compaction_time_window: Some(window),
-        committed_sequence: None,
+        files_to_remove: removed.to_vec(),
+        compaction_time_window: window,
+        ..RegionEdit::default()
     };
     region
         .manifest
@@ -229,17 +232,11 @@ async fn compact_once(region: &Arc<Region>, force: bool) -> Result<bool> {
         }
     }
     let handles = added
-        .iter()
-        .map(|meta| FileHandle::new(meta.clone(), region.region_id, region.storage.clone()))
+        .into_iter()
+        .map(|meta| FileHandle::new(meta, region.region_id, region.storage.clone()))
         .collect();
     region.version.apply_compaction(&removed_ids, handles);
-    log::debug!(
-        "region {}: compacted {} files into {} (window {window})",
-        region.region_id,
-        removed_ids.len(),
-        added.len()
-    );
-    Ok(true)
+    Ok(())
 }
 
 /// Tombstones may be dropped only if every file overlapping the task's time range is an
