@@ -32,6 +32,22 @@ use crate::engine::metadata::RegionId;
 use crate::engine::region::RegionRef;
 use crate::sql::CreateTable;
 
+/// The `comment` table option (`WITH (comment = '...')`, GreptimeDB's table description): kept
+/// in [`TableInfo::options`] and shown by `SHOW CREATE TABLE`, never passed to the engine.
+pub const COMMENT_OPTION: &str = "comment";
+
+/// `create` without the [`COMMENT_OPTION`], which is the catalog's and not an engine option
+/// (what [`builder::region_metadata`] checks).
+pub fn without_comment(create: &CreateTable) -> std::borrow::Cow<'_, CreateTable> {
+    if create.options.contains_key(COMMENT_OPTION) {
+        let mut engine_create = create.clone();
+        engine_create.options.remove(COMMENT_OPTION);
+        std::borrow::Cow::Owned(engine_create)
+    } else {
+        std::borrow::Cow::Borrowed(create)
+    }
+}
+
 /// A table: its catalog entry and its open region.
 #[derive(Debug, Clone)]
 pub struct Table {
@@ -197,7 +213,13 @@ impl Catalog {
             .checked_add(1)
             .ok_or(Error::TableIdsExhausted { next: table_id })?;
         let region_id = RegionId::new(table_id, 0);
-        let metadata = builder::region_metadata(create, region_id)?;
+        let metadata = builder::region_metadata(&without_comment(create), region_id)?;
+        let column_comments = create
+            .columns
+            .iter()
+            .zip(&metadata.columns)
+            .filter_map(|(def, column)| Some((column.column_id, def.comment.clone()?)))
+            .collect();
         let region = self.engine.create_region(metadata).await?;
         // The id is spent even if the catalog write fails below.
         self.write().data.next_table_id = next;
@@ -207,6 +229,7 @@ impl Catalog {
             region_ids: vec![region_id],
             options: create.options.clone(),
             created_at_ms: chrono::Utc::now().timestamp_millis(),
+            column_comments,
         };
         data.next_table_id = next;
         data.tables.insert(create.name.clone(), info.clone());

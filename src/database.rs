@@ -30,6 +30,7 @@ use crate::sql::{AdminFunction, CreateTable, Statement};
 
 #[cfg(test)]
 mod crash_tests;
+mod ddl;
 mod session;
 mod stream;
 pub use stream::{OutputStream, ResultStream};
@@ -232,6 +233,11 @@ impl Database {
     ) -> Result<Output> {
         match statement {
             Statement::CreateTable(create) => self.create_table(create).await,
+            Statement::CreateTableLike {
+                name,
+                source,
+                if_not_exists,
+            } => self.create_table_like(name, &source, if_not_exists).await,
             Statement::DropTable { names, if_exists } => self.drop_tables(&names, if_exists).await,
             Statement::Describe { table } => self.describe(&table).await,
             Statement::ShowTables { like } => self.show_tables(like.as_deref()),
@@ -305,7 +311,10 @@ impl Database {
             return Err(Error::TableAlreadyExists { name: create.name });
         }
         // Validate everything that can fail before the region is created.
-        let probe = Arc::new(region_metadata(&create, RegionId::new(0, 0))?);
+        let probe = Arc::new(region_metadata(
+            &crate::catalog::without_comment(&create),
+            RegionId::new(0, 0),
+        )?);
         for text in create.columns.iter().filter_map(|c| c.default.as_deref()) {
             crate::sql::check_expression_depth(text)?;
         }
@@ -374,7 +383,12 @@ impl Database {
     async fn show_create_table(&self, name: &str) -> Result<Output> {
         if let Some(table) = self.catalog.table(name) {
             let metadata = table.region.metadata();
-            let sql = crate::sql::create_table_sql(name, &metadata, &table.info.options);
+            let sql = crate::sql::create_table_sql_with_comments(
+                name,
+                &metadata,
+                &table.info.options,
+                &table.info.column_comments,
+            );
             return Ok(Output::records(show::show_create_table(name, &sql)?));
         }
         let provider =
@@ -507,7 +521,13 @@ impl Database {
         // Operator chains deep enough to overflow DataFusion's recursion are refused first.
         crate::sql::check_expression_depth(text)?;
         let state = self.ctx.state();
-        let plan = match state.create_logical_plan(text).await {
+        let planned = async {
+            let dialect = state.config().options().sql_parser.dialect;
+            let mut statement = state.sql_to_statement(text, &dialect)?;
+            crate::query::type_alias::rewrite_statement(&mut statement);
+            state.statement_to_plan(statement).await
+        };
+        let plan = match planned.await {
             Ok(plan) => plan,
             Err(err) => {
                 // A syntax error (possibly wrapped in a diagnostic or context) becomes ours,

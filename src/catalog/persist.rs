@@ -33,6 +33,10 @@ pub struct TableInfo {
     pub options: BTreeMap<String, String>,
     /// Creation time, milliseconds since the Unix epoch.
     pub created_at_ms: i64,
+    /// Column `COMMENT 'text'`s by column id (ids survive renames). Absent from catalogs
+    /// written before comments were kept, and omitted while empty.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub column_comments: BTreeMap<u32, String>,
 }
 
 /// The whole catalog.
@@ -151,6 +155,7 @@ mod tests {
                 region_ids: vec![RegionId::new(1, 0)],
                 options: BTreeMap::from([("ttl".to_string(), "7d".to_string())]),
                 created_at_ms: 1_700_000_000_000,
+                column_comments: BTreeMap::from([(2, "it's a comment".to_string())]),
             },
         );
         data.next_table_id = 2;
@@ -169,6 +174,20 @@ mod tests {
         assert_eq!(bytes.len(), 11 + len + 4);
         assert_eq!(bytes[11], b'{');
         assert_eq!(decode(&bytes).unwrap(), data);
+    }
+
+    #[test]
+    fn catalogs_without_comments_still_decode() {
+        // A catalog as written before column comments were kept (no `column_comments`).
+        let json = br#"{"next_table_id":2,"tables":{"cpu":{"table_id":1,"region_ids":[4294967296],"options":{},"created_at_ms":5}}}"#;
+        let mut bytes = Vec::new();
+        codec::encode_header(&mut bytes, CATALOG_MAGIC, CATALOG_VERSION);
+        codec::encode_frame(&mut bytes, RECORD_TYPE_CATALOG, json).unwrap();
+        let data = decode(&bytes).unwrap();
+        assert!(data.tables["cpu"].column_comments.is_empty());
+        // ... and a catalog without comments is written as before.
+        let written = String::from_utf8(serde_json::to_vec(&data).unwrap()).unwrap();
+        assert!(!written.contains("column_comments"), "{written}");
     }
 
     #[test]

@@ -73,7 +73,7 @@ pub fn parse_statement(sql: &str) -> Result<Statement> {
         sql,
     };
     let statement = match kind {
-        Kind::CreateTable => Statement::CreateTable(create_table::parse(&mut ctx)?),
+        Kind::CreateTable => create_table::parse(&mut ctx)?,
         Kind::DropTable => parse_drop_table(&mut ctx)?,
         Kind::Describe => {
             ctx.parser.next_token(); // DESC or DESCRIBE

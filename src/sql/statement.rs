@@ -10,6 +10,16 @@ use crate::engine::metadata::{ColumnDataType, SemanticType};
 pub enum Statement {
     /// `CREATE TABLE` in GreptimeDB's dialect.
     CreateTable(CreateTable),
+    /// `CREATE TABLE [IF NOT EXISTS] name LIKE source` (GreptimeDB): a new, empty table with
+    /// `source`'s columns, keys, defaults, comments and options.
+    CreateTableLike {
+        /// The new table.
+        name: String,
+        /// The table whose definition is copied.
+        source: String,
+        /// `IF NOT EXISTS` was given.
+        if_not_exists: bool,
+    },
     /// `DROP TABLE [IF EXISTS] a[, b]`.
     DropTable {
         /// Tables to drop, in order.

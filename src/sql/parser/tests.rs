@@ -381,8 +381,16 @@ fn create_table_syntax_errors_point_at_the_token() {
     assert!(message.contains("CONSTRAINT"), "{message}");
     let (message, ..) = parse_error("CREATE TABLE t AS SELECT 1");
     assert!(message.contains("AS"), "{message}");
-    let (message, ..) = parse_error("CREATE TABLE t LIKE u");
-    assert!(message.contains("LIKE"), "{message}");
+    assert_eq!(
+        parse_statement("CREATE TABLE IF NOT EXISTS public.t LIKE \"U\";").unwrap(),
+        Statement::CreateTableLike {
+            name: "t".into(),
+            source: "U".into(),
+            if_not_exists: true,
+        }
+    );
+    let (message, ..) = parse_error("CREATE TABLE t LIKE u (ts TIMESTAMP TIME INDEX)");
+    assert!(message.contains("end of statement"), "{message}");
     let (message, ..) =
         parse_error("CREATE TABLE t (ts TIMESTAMP TIME INDEX) PARTITION ON COLUMNS (a) ()");
     assert!(message.contains("PARTITION"), "{message}");
