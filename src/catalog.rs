@@ -16,6 +16,7 @@
 pub mod builder;
 pub mod error;
 pub mod persist;
+mod views;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -24,7 +25,7 @@ use bytes::Bytes;
 use object_store::path::Path;
 
 pub use error::{Error, Result};
-pub use persist::{CatalogData, TableInfo};
+pub use persist::{CatalogData, TableInfo, ViewInfo};
 
 use crate::engine::Engine;
 use crate::engine::io::ObjectStorage;
@@ -202,7 +203,9 @@ impl Catalog {
         let _ddl = self.ddl.lock().await;
         let (mut data, table_id) = {
             let state = self.read();
-            if state.data.tables.contains_key(&create.name) {
+            if state.data.tables.contains_key(&create.name)
+                || state.data.views.contains_key(&create.name)
+            {
                 return Err(Error::TableExists {
                     name: create.name.clone(),
                 });

@@ -33,6 +33,7 @@ mod crash_tests;
 mod ddl;
 mod session;
 mod stream;
+mod views;
 pub use stream::{OutputStream, ResultStream};
 
 /// Name of the lock file in the data directory.
@@ -157,14 +158,16 @@ impl Database {
             let provider = TsdbTable::try_new(table.name.clone(), table.region, &state)?;
             ctx.register_table(bare(&table.name), Arc::new(provider))?;
         }
-        Ok(Database {
+        let db = Database {
             data_dir,
             lock_file,
             engine,
             catalog,
             ctx,
             ddl: tokio::sync::Mutex::new(()),
-        })
+        };
+        db.register_views().await;
+        Ok(db)
     }
 
     /// The data directory.
@@ -239,6 +242,26 @@ impl Database {
                 if_not_exists,
             } => self.create_table_like(name, &source, if_not_exists).await,
             Statement::DropTable { names, if_exists } => self.drop_tables(&names, if_exists).await,
+            Statement::CreateView {
+                name,
+                or_replace,
+                if_not_exists,
+                columns,
+                query,
+                definition,
+            } => {
+                let info = crate::catalog::ViewInfo {
+                    definition,
+                    query,
+                    columns,
+                    created_at_ms: chrono::Utc::now().timestamp_millis(),
+                };
+                self.create_view(name, info, or_replace, if_not_exists)
+                    .await
+            }
+            Statement::DropView { names, if_exists } => self.drop_views(&names, if_exists).await,
+            Statement::ShowViews { like } => self.show_views(like.as_deref()),
+            Statement::ShowCreateView { view } => self.show_create_view(&view),
             Statement::Describe { table } => self.describe(&table).await,
             Statement::ShowTables { like } => self.show_tables(like.as_deref()),
             Statement::ShowCreateTable { table } => self.show_create_table(&table).await,
@@ -325,11 +348,18 @@ impl Database {
         let provider = TsdbTable::try_new(table.name.clone(), table.region, &state)?;
         self.ctx
             .register_table(bare(&table.name), Arc::new(provider))?;
+        self.register_views().await;
         Ok(Output::AffectedRows(0))
     }
 
     async fn drop_tables(&self, names: &[String], if_exists: bool) -> Result<Output> {
         let _ddl = self.ddl.lock().await;
+        if let Some(view) = names.iter().find(|n| self.catalog.view(n).is_some()) {
+            return Err(Error::Unsupported {
+                statement: "DROP TABLE",
+                reason: format!("'{view}' is a view: use DROP VIEW"),
+            });
+        }
         if !if_exists {
             for name in names {
                 if self.catalog.table(name).is_none() && !self.ctx.table_exist(bare(name))? {
@@ -345,6 +375,7 @@ impl Database {
                 self.ctx.deregister_table(bare(name))?;
             }
         }
+        self.register_views().await;
         Ok(Output::AffectedRows(0))
     }
 

@@ -150,3 +150,55 @@ WITH(
     );
     db.close().await.unwrap();
 }
+
+/// A view is in the catalog: it survives a reopen, is planned again over the reopened table,
+/// and `DROP VIEW` is durable too.
+#[tokio::test]
+async fn views_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).await.unwrap();
+    db.execute("CREATE TABLE t1 (a INT, b STRING, c TIMESTAMP TIME INDEX)")
+        .await
+        .unwrap();
+    db.execute("INSERT INTO t1 VALUES (41, 'hello', 1), (42, 'world', 2)")
+        .await
+        .unwrap();
+    db.execute("CREATE VIEW v1 AS SELECT a, b FROM t1 WHERE a > 41")
+        .await
+        .unwrap();
+    db.execute("CREATE VIEW v2 (x) AS SELECT a FROM v1")
+        .await
+        .unwrap();
+    db.execute("CREATE VIEW gone AS SELECT a FROM t1")
+        .await
+        .unwrap();
+    db.execute("DROP VIEW gone").await.unwrap();
+    db.close().await.unwrap();
+
+    let db = Database::open(dir.path()).await.unwrap();
+    assert_eq!(rows(&db, "SELECT * FROM v1").await, [["42", "world"]]);
+    assert_eq!(rows(&db, "SELECT x FROM v2").await, [["42"]]);
+    assert_eq!(rows(&db, "SHOW VIEWS").await, [["v1"], ["v2"]]);
+    assert_eq!(
+        show_create(&db, "VIEW", "v1").await,
+        "CREATE VIEW v1 AS SELECT a, b FROM t1 WHERE a > 41"
+    );
+    assert!(db.execute("SELECT * FROM gone").await.is_err());
+    // The name is still taken by the view after the reopen.
+    let err = db
+        .execute("CREATE TABLE v1 (ts TIMESTAMP TIME INDEX)")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("Table already exists"), "{err}");
+    db.execute("CREATE OR REPLACE VIEW v1 AS SELECT b FROM t1 WHERE a = 41")
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+
+    let db = Database::open(dir.path()).await.unwrap();
+    assert_eq!(rows(&db, "SELECT * FROM v1").await, [["hello"]]);
+    // v2 read column a of the old v1: it no longer plans, and stays listed.
+    assert!(db.execute("SELECT * FROM v2").await.is_err());
+    assert_eq!(rows(&db, "SHOW VIEWS").await, [["v1"], ["v2"]]);
+    db.close().await.unwrap();
+}

@@ -22,6 +22,7 @@ mod copy;
 mod create_table;
 mod data_type;
 mod session;
+mod view;
 
 use sqlparser::dialect::GenericDialect;
 use sqlparser::keywords::Keyword;
@@ -89,6 +90,10 @@ pub fn parse_statement(sql: &str) -> Result<Statement> {
                 table: ctx.parse_table_name()?,
             }
         }
+        Kind::CreateView => view::parse_create_view(&mut ctx)?,
+        Kind::DropView => view::parse_drop_view(&mut ctx)?,
+        Kind::ShowViews => view::parse_show_views(&mut ctx)?,
+        Kind::ShowCreateView => view::parse_show_create_view(&mut ctx)?,
         Kind::Admin => Statement::Admin(parse_admin(&mut ctx)?),
         Kind::Copy => Statement::Copy(copy::parse(&mut ctx)?),
         Kind::SetTimeZone => session::parse_set_time_zone(&mut ctx)?,
@@ -106,6 +111,10 @@ enum Kind {
     Describe,
     ShowTables,
     ShowCreateTable,
+    CreateView,
+    DropView,
+    ShowViews,
+    ShowCreateView,
     Admin,
     Copy,
     SetTimeZone,
@@ -153,7 +162,19 @@ fn classify(tokens: &[TokenWithSpan]) -> Option<Kind> {
     let first = significant.next()?;
     let second = significant.next().unwrap_or(&Token::EOF);
     let third = significant.next().unwrap_or(&Token::EOF);
-    if is_word(first, "CREATE") && is_word(second, "TABLE") {
+    let fourth = significant.next().unwrap_or(&Token::EOF);
+    if is_word(first, "CREATE")
+        && (is_word(second, "VIEW")
+            || (is_word(second, "OR") && is_word(third, "REPLACE") && is_word(fourth, "VIEW")))
+    {
+        Some(Kind::CreateView)
+    } else if is_word(first, "DROP") && is_word(second, "VIEW") {
+        Some(Kind::DropView)
+    } else if is_word(first, "SHOW") && is_word(second, "VIEWS") {
+        Some(Kind::ShowViews)
+    } else if is_word(first, "SHOW") && is_word(second, "CREATE") && is_word(third, "VIEW") {
+        Some(Kind::ShowCreateView)
+    } else if is_word(first, "CREATE") && is_word(second, "TABLE") {
         Some(Kind::CreateTable)
     } else if is_word(first, "DROP") && is_word(second, "TABLE") {
         Some(Kind::DropTable)

@@ -20,6 +20,38 @@ pub enum Statement {
         /// `IF NOT EXISTS` was given.
         if_not_exists: bool,
     },
+    /// `CREATE [OR REPLACE] VIEW [IF NOT EXISTS] name [(columns)] AS query`.
+    CreateView {
+        /// The view's name.
+        name: String,
+        /// `OR REPLACE`: an existing view of this name is replaced.
+        or_replace: bool,
+        /// `IF NOT EXISTS`: an existing view is kept unchanged.
+        if_not_exists: bool,
+        /// Column names given after the name, empty if none.
+        columns: Vec<String>,
+        /// The query (`SELECT ...`), as sqlparser renders it.
+        query: String,
+        /// The whole statement as sqlparser renders it (what `SHOW CREATE VIEW` prints).
+        definition: String,
+    },
+    /// `DROP VIEW [IF EXISTS] a[, b]`.
+    DropView {
+        /// Views to drop, in order.
+        names: Vec<String>,
+        /// `IF EXISTS` was given: missing views are not an error.
+        if_exists: bool,
+    },
+    /// `SHOW VIEWS [LIKE 'pattern']`.
+    ShowViews {
+        /// The `LIKE` pattern, if given.
+        like: Option<String>,
+    },
+    /// `SHOW CREATE VIEW v`.
+    ShowCreateView {
+        /// The view whose definition to show.
+        view: String,
+    },
     /// `DROP TABLE [IF EXISTS] a[, b]`.
     DropTable {
         /// Tables to drop, in order.
@@ -73,6 +105,8 @@ impl Statement {
                 | Statement::Describe { .. }
                 | Statement::ShowTables { .. }
                 | Statement::ShowCreateTable { .. }
+                | Statement::ShowViews { .. }
+                | Statement::ShowCreateView { .. }
                 | Statement::SetTimeZone { .. }
                 | Statement::ShowVariables { .. }
         )
