@@ -32,6 +32,7 @@ use crate::sql::{AdminFunction, CreateTable, Statement};
 mod crash_tests;
 mod ddl;
 mod session;
+mod show_columns;
 mod stream;
 mod views;
 pub use stream::{OutputStream, ResultStream};
@@ -261,6 +262,10 @@ impl Database {
             }
             Statement::DropView { names, if_exists } => self.drop_views(&names, if_exists).await,
             Statement::ShowViews { like } => self.show_views(like.as_deref()),
+            Statement::ShowColumns { table, full, like } => {
+                self.show_columns(&table, full, like.as_deref()).await
+            }
+            Statement::ShowIndex { table } => self.show_index(&table).await,
             Statement::ShowCreateView { view } => self.show_create_view(&view),
             Statement::Describe { table } => self.describe(&table).await,
             Statement::ShowTables { like } => self.show_tables(like.as_deref()),

@@ -22,6 +22,7 @@ mod copy;
 mod create_table;
 mod data_type;
 mod session;
+mod show_columns;
 mod view;
 
 use sqlparser::dialect::GenericDialect;
@@ -90,6 +91,8 @@ pub fn parse_statement(sql: &str) -> Result<Statement> {
                 table: ctx.parse_table_name()?,
             }
         }
+        Kind::ShowColumns => show_columns::parse_show_columns(&mut ctx)?,
+        Kind::ShowIndex => show_columns::parse_show_index(&mut ctx)?,
         Kind::CreateView => view::parse_create_view(&mut ctx)?,
         Kind::DropView => view::parse_drop_view(&mut ctx)?,
         Kind::ShowViews => view::parse_show_views(&mut ctx)?,
@@ -111,6 +114,8 @@ enum Kind {
     Describe,
     ShowTables,
     ShowCreateTable,
+    ShowColumns,
+    ShowIndex,
     CreateView,
     DropView,
     ShowViews,
@@ -170,6 +175,15 @@ fn classify(tokens: &[TokenWithSpan]) -> Option<Kind> {
         Some(Kind::CreateView)
     } else if is_word(first, "DROP") && is_word(second, "VIEW") {
         Some(Kind::DropView)
+    } else if let Some(columns) = is_word(first, "SHOW")
+        .then(|| show_columns::classify(second, third))
+        .flatten()
+    {
+        Some(if columns {
+            Kind::ShowColumns
+        } else {
+            Kind::ShowIndex
+        })
     } else if is_word(first, "SHOW") && is_word(second, "VIEWS") {
         Some(Kind::ShowViews)
     } else if is_word(first, "SHOW") && is_word(second, "CREATE") && is_word(third, "VIEW") {

@@ -52,6 +52,20 @@ pub enum Statement {
         /// The view whose definition to show.
         view: String,
     },
+    /// `SHOW [FULL] COLUMNS FROM t [LIKE 'pattern']`.
+    ShowColumns {
+        /// The table.
+        table: String,
+        /// `FULL`: also `Collation`, `Comment`, `Privileges`.
+        full: bool,
+        /// The `LIKE` pattern on column names, if given.
+        like: Option<String>,
+    },
+    /// `SHOW INDEX FROM t`.
+    ShowIndex {
+        /// The table.
+        table: String,
+    },
     /// `DROP TABLE [IF EXISTS] a[, b]`.
     DropTable {
         /// Tables to drop, in order.
@@ -106,6 +120,8 @@ impl Statement {
                 | Statement::ShowTables { .. }
                 | Statement::ShowCreateTable { .. }
                 | Statement::ShowViews { .. }
+                | Statement::ShowColumns { .. }
+                | Statement::ShowIndex { .. }
                 | Statement::ShowCreateView { .. }
                 | Statement::SetTimeZone { .. }
                 | Statement::ShowVariables { .. }
