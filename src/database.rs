@@ -26,8 +26,9 @@ use crate::query::Progress;
 use crate::query::show;
 use crate::query::table_provider::{TsdbTable, check_defaults};
 use crate::sql::statement::{CopySource, CopyStatement};
-use crate::sql::{AdminFunction, CreateTable, Statement};
+use crate::sql::{CreateTable, Statement};
 
+mod admin;
 #[cfg(test)]
 mod crash_tests;
 mod ddl;
@@ -441,28 +442,6 @@ impl Database {
                 reason: format!("table '{name}' has no stored definition"),
             }),
         }
-    }
-
-    async fn admin(&self, function: AdminFunction) -> Result<Output> {
-        let (name, flush) = match &function {
-            AdminFunction::FlushTable { table } => (table, true),
-            AdminFunction::CompactTable { table } => (table, false),
-        };
-        let Some(table) = self.catalog.table(name) else {
-            if self.ctx.table_exist(bare(name))? {
-                return Err(Error::Unsupported {
-                    statement: "ADMIN",
-                    reason: format!("table '{name}' is not stored by tsdb"),
-                });
-            }
-            return Err(Error::TableNotFound { name: name.clone() });
-        };
-        if flush {
-            table.region.flush().await?;
-        } else {
-            table.region.compact().await?;
-        }
-        Ok(Output::AffectedRows(0))
     }
 
     /// `COPY ... TO` / `COPY ... FROM` (see [`crate::query::copy`]).

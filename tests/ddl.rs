@@ -202,3 +202,38 @@ async fn views_survive_reopen() {
     assert_eq!(rows(&db, "SHOW VIEWS").await, [["v1"], ["v2"]]);
     db.close().await.unwrap();
 }
+
+/// `ADMIN` results are named after the call, as GreptimeDB's (`delete/delete.result`).
+#[tokio::test]
+async fn admin_result_column_is_the_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).await.unwrap();
+    db.execute("CREATE TABLE monitor (ts TIMESTAMP TIME INDEX, v DOUBLE)")
+        .await
+        .unwrap();
+    for (sql, name) in [
+        (
+            "ADMIN flush_table('monitor')",
+            "ADMIN flush_table('monitor')",
+        ),
+        (
+            "admin COMPACT_TABLE('MONITOR');",
+            "ADMIN compact_table('monitor')",
+        ),
+        (
+            "ADMIN flush_region(4294967296)",
+            "ADMIN flush_region(4294967296)",
+        ),
+    ] {
+        let Output::Records { schema, batches } = db.execute(sql).await.unwrap() else {
+            panic!("{sql} returns records");
+        };
+        assert_eq!(schema.field(0).name(), name);
+        assert_eq!(
+            schema.field(0).data_type(),
+            &arrow::datatypes::DataType::UInt64
+        );
+        assert_eq!(batches[0].num_rows(), 1);
+    }
+    db.close().await.unwrap();
+}

@@ -239,8 +239,10 @@ fn parse_show_tables(ctx: &mut Ctx<'_>) -> Result<Statement> {
     Ok(Statement::ShowTables { like })
 }
 
-/// `ADMIN flush_table('t')` / `ADMIN compact_table('t')`. The table name inside the string is
-/// parsed like a table name in SQL (`'Cpu'` is `cpu`, `'"Cpu"'` keeps its case).
+/// `ADMIN flush_table('t')` / `ADMIN compact_table('t')` / `ADMIN flush_region(id)` /
+/// `ADMIN compact_region(id)`. The table name inside the string is parsed like a table name
+/// in SQL (`'Cpu'` is `cpu`, `'"Cpu"'` keeps its case); a region id is a `u64`,
+/// `(table_id << 32) | region_number`, GreptimeDB's numbering.
 fn parse_admin(ctx: &mut Ctx<'_>) -> Result<AdminFunction> {
     ctx.expect_words(&["ADMIN"])?;
     let name_token = ctx.parser.next_token();
@@ -248,37 +250,65 @@ fn parse_admin(ctx: &mut Ctx<'_>) -> Result<AdminFunction> {
         Token::Word(word) => word.value.to_lowercase(),
         _ => return Err(ctx.error_at(found("an admin function name", &name_token), &name_token)),
     };
-    if function != "flush_table" && function != "compact_table" {
-        return Err(ctx.error_at(
-            format!(
-                "Unknown ADMIN function '{function}'; supported: flush_table('table'), \
-                 compact_table('table')"
-            ),
-            &name_token,
-        ));
-    }
+    let by_region = match function.as_str() {
+        "flush_table" | "compact_table" => false,
+        "flush_region" | "compact_region" => true,
+        _ => {
+            return Err(ctx.error_at(
+                format!(
+                    "Unknown ADMIN function '{function}'; supported: flush_table('table'), \
+                     compact_table('table'), flush_region(region_id), compact_region(region_id)"
+                ),
+                &name_token,
+            ));
+        }
+    };
     ctx.expect_token(&Token::LParen, "'('")?;
     let arg = ctx.parser.next_token();
-    let Token::SingleQuotedString(table) = &arg.token else {
-        return Err(ctx.error_at(found("the table name as a quoted string", &arg), &arg));
+    let parsed = if by_region {
+        let Token::Number(number, _) = &arg.token else {
+            return Err(ctx.error_at(found("the region id as a number", &arg), &arg));
+        };
+        let region_id = number.parse::<u64>().map_err(|_| {
+            ctx.error_at(
+                format!("Invalid region id {number}: expected an unsigned 64-bit integer"),
+                &arg,
+            )
+        })?;
+        if function == "flush_region" {
+            AdminFunction::FlushRegion { region_id }
+        } else {
+            AdminFunction::CompactRegion { region_id }
+        }
+    } else {
+        let Token::SingleQuotedString(table) = &arg.token else {
+            return Err(ctx.error_at(found("the table name as a quoted string", &arg), &arg));
+        };
+        let table = parse_quoted_table_name(table).map_err(|message| {
+            ctx.error_at(format!("Invalid table name '{table}': {message}"), &arg)
+        })?;
+        if function == "flush_table" {
+            AdminFunction::FlushTable { table }
+        } else {
+            AdminFunction::CompactTable { table }
+        }
     };
-    let table = parse_quoted_table_name(table).map_err(|message| {
-        ctx.error_at(format!("Invalid table name '{table}': {message}"), &arg)
-    })?;
     if !ctx.parser.consume_token(&Token::RParen) {
         let next = ctx.parser.peek_token();
+        let what = if by_region {
+            "the region id"
+        } else {
+            "the table name"
+        };
         return Err(ctx.error_at(
             format!(
-                "ADMIN {function} takes exactly one argument, the table name; found {}",
+                "ADMIN {function} takes exactly one argument, {what}; found {}",
                 describe(&next)
             ),
             &next,
         ));
     }
-    Ok(match function.as_str() {
-        "flush_table" => AdminFunction::FlushTable { table },
-        _ => AdminFunction::CompactTable { table },
-    })
+    Ok(parsed)
 }
 
 /// Parses the contents of a string argument as a table name.

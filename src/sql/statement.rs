@@ -142,6 +142,50 @@ pub enum AdminFunction {
         /// The table to compact.
         table: String,
     },
+    /// `ADMIN flush_region(id)`: flush one region, by GreptimeDB's region id
+    /// `(table_id << 32) | region_number` (tsdb's `RegionId` is the same number).
+    FlushRegion {
+        /// The region id.
+        region_id: u64,
+    },
+    /// `ADMIN compact_region(id)`: compact one region.
+    CompactRegion {
+        /// The region id.
+        region_id: u64,
+    },
+}
+
+impl std::fmt::Display for AdminFunction {
+    /// The call as GreptimeDB names its result column: `ADMIN flush_table('cpu')`,
+    /// `ADMIN flush_region(4398046511104)`. A table name that is not all lower-case is
+    /// double-quoted inside the string, as it has to be written.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let table_arg = |table: &str| {
+            let plain = table
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            let name = if plain {
+                table.to_string()
+            } else {
+                format!("\"{}\"", table.replace('"', "\"\""))
+            };
+            format!("'{}'", name.replace('\'', "''"))
+        };
+        match self {
+            AdminFunction::FlushTable { table } => {
+                write!(f, "ADMIN flush_table({})", table_arg(table))
+            }
+            AdminFunction::CompactTable { table } => {
+                write!(f, "ADMIN compact_table({})", table_arg(table))
+            }
+            AdminFunction::FlushRegion { region_id } => {
+                write!(f, "ADMIN flush_region({region_id})")
+            }
+            AdminFunction::CompactRegion { region_id } => {
+                write!(f, "ADMIN compact_region({region_id})")
+            }
+        }
+    }
 }
 
 /// A validated `CREATE TABLE`.
