@@ -88,11 +88,11 @@ mod tests {
     fn casts_to_aliases_become_standard_types() {
         assert_eq!(
             rewritten("SELECT 1::TIMESTAMP_MS, CAST(2 AS Int64), TRY_CAST('3' AS UInt8)"),
-            "SELECT CAST(1 AS TIMESTAMP(3)), CAST(2 AS BIGINT), TRY_CAST('3' AS TINYINT UNSIGNED)"
+            "SELECT 1::TIMESTAMP(3), CAST(2 AS BIGINT), TRY_CAST('3' AS TINYINT UNSIGNED)"
         );
         assert_eq!(
             rewritten("EXPLAIN SELECT x::timestamp_ns FROM t WHERE y::Float64 > 0"),
-            "EXPLAIN SELECT CAST(x AS TIMESTAMP(9)) FROM t WHERE CAST(y AS DOUBLE) > 0"
+            "EXPLAIN SELECT x::TIMESTAMP(9) FROM t WHERE y::DOUBLE > 0"
         );
     }
 
