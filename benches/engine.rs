@@ -74,6 +74,7 @@ fn cpu_metadata() -> RegionMetadataRef {
         primary_key: (0..TAGS).collect(),
         time_index: TAGS,
         schema_version: 0,
+        next_column_id: 0,
     })
 }
 

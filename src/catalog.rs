@@ -13,6 +13,8 @@
 //!
 //! DDL is serialised by an internal async mutex; lookups take a short read lock.
 
+pub mod alter;
+mod alter_options;
 pub mod builder;
 pub mod error;
 pub mod persist;
@@ -132,8 +134,17 @@ impl Catalog {
         for (name, info) in &data.tables {
             // One region per table for now; further ids are opened too so none is orphaned.
             let mut first = None;
+            let table_options = crate::engine::options::TableOptions::from_map(&info.options)
+                .map_err(|reason| Error::Corruption {
+                    path: persist::CATALOG_PATH.to_string(),
+                    kind: error::CorruptionKind::Invalid(format!(
+                        "table '{name}' has invalid options: {reason}"
+                    )),
+                })?;
             for region_id in &info.region_ids {
-                let region = engine.open_region(*region_id).await?;
+                let region = engine
+                    .open_region_with(*region_id, table_options.clone())
+                    .await?;
                 first.get_or_insert(region);
             }
             if let Some(region) = first {
@@ -216,21 +227,30 @@ impl Catalog {
             .checked_add(1)
             .ok_or(Error::TableIdsExhausted { next: table_id })?;
         let region_id = RegionId::new(table_id, 0);
-        let metadata = builder::region_metadata(&without_comment(create), region_id)?;
+        let engine_create = without_comment(create);
+        let metadata = builder::region_metadata(&engine_create, region_id)?;
         let column_comments = create
             .columns
             .iter()
             .zip(&metadata.columns)
             .filter_map(|(def, column)| Some((column.column_id, def.comment.clone()?)))
             .collect();
-        let region = self.engine.create_region(metadata).await?;
+        let (table_options, mut stored_options) =
+            builder::table_options(&create.name, &engine_create.options)?;
+        if let Some(comment) = create.options.get(COMMENT_OPTION) {
+            stored_options.insert(COMMENT_OPTION.to_string(), comment.clone());
+        }
+        let region = self
+            .engine
+            .create_region_with(metadata, table_options)
+            .await?;
         // The id is spent even if the catalog write fails below.
         self.write().data.next_table_id = next;
 
         let info = TableInfo {
             table_id,
             region_ids: vec![region_id],
-            options: create.options.clone(),
+            options: stored_options,
             created_at_ms: chrono::Utc::now().timestamp_millis(),
             column_comments,
         };
@@ -285,6 +305,44 @@ impl Catalog {
             }
         }
         Ok(info)
+    }
+
+    /// Renames table `from` to `to` (`ALTER TABLE from RENAME to`): one durable catalog
+    /// write; the region and its id stay.
+    ///
+    /// # Errors
+    /// [`Error::TableNotFound`], [`Error::TableExists`], or a storage error writing the
+    /// catalog (after which the table keeps its old name).
+    pub async fn rename_table(&self, from: &str, to: &str) -> Result<Table> {
+        let _ddl = self.ddl.lock().await;
+        let mut data = self.read().data.clone();
+        if data.tables.contains_key(to) || data.views.contains_key(to) {
+            return Err(Error::TableExists {
+                name: to.to_string(),
+            });
+        }
+        let info = data
+            .tables
+            .remove(from)
+            .ok_or_else(|| Error::TableNotFound {
+                name: from.to_string(),
+            })?;
+        data.tables.insert(to.to_string(), info.clone());
+        self.persist(&data).await?;
+        let mut state = self.write();
+        state.data = data;
+        let region = state
+            .regions
+            .remove(from)
+            .ok_or_else(|| Error::TableNotFound {
+                name: from.to_string(),
+            })?;
+        state.regions.insert(to.to_string(), region.clone());
+        Ok(Table {
+            name: to.to_string(),
+            info,
+            region,
+        })
     }
 
     async fn persist(&self, data: &CatalogData) -> Result<()> {

@@ -29,12 +29,14 @@ use crate::sql::statement::{CopySource, CopyStatement};
 use crate::sql::{CreateTable, Statement};
 
 mod admin;
+mod alter;
 #[cfg(test)]
 mod crash_tests;
 mod ddl;
 mod session;
 mod show_columns;
 mod stream;
+mod table_options;
 mod views;
 pub use stream::{OutputStream, ResultStream};
 
@@ -275,6 +277,9 @@ impl Database {
             Statement::Copy(copy) => self.copy(copy, progress).await,
             Statement::SetTimeZone { value } => self.set_time_zone(&value),
             Statement::ShowVariables { name } => self.show_variables(&name),
+            Statement::AlterTableOptions(alter) => self.alter_table_options(alter).await,
+            Statement::Truncate { table } => self.truncate_table(&table).await,
+            Statement::AlterTable(alter) => self.alter_table(alter).await,
             Statement::Query(text) => match self.insert_values(&text).await {
                 Some(output) => output,
                 None => self.plan_query(&text, progress).await?.run().await,

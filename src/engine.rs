@@ -11,6 +11,7 @@ pub mod io;
 pub mod manifest;
 pub mod memtable;
 pub mod metadata;
+pub mod options;
 pub mod read;
 pub mod sst;
 pub mod time_range;
@@ -57,6 +58,9 @@ pub struct EngineOptions {
     /// a local store) goes through it; tests put a fault-injecting layer here
     /// ([`io::fs`]). Default: the operating system's.
     pub file_system: io::FileSystemRef,
+    /// The clock TTL expiry is measured against ([`options::SystemClock`] by default; tests
+    /// put in a [`options::ManualClock`]).
+    pub clock: options::ClockRef,
 }
 
 /// Default [`EngineOptions::write_buffer_bytes`]: 512 MiB, room for eight regions at the
@@ -74,6 +78,7 @@ impl EngineOptions {
             sst_meta_cache_bytes: cache::DEFAULT_META_CACHE_BYTES,
             write_buffer_bytes: DEFAULT_WRITE_BUFFER_BYTES,
             file_system: io::OsFileSystem::shared(),
+            clock: Arc::new(options::SystemClock),
         }
     }
 }
@@ -151,12 +156,18 @@ impl Engine {
             auto_flush_interval: self.options.auto_flush_interval,
             sst_cache: self.cache.clone(),
             write_buffer: self.write_buffer.clone(),
+            clock: self.options.clock.clone(),
         }
     }
 
     /// The object store holding the regions' SSTs and manifests (and the catalog).
     pub fn storage(&self) -> &ObjectStorage {
         &self.storage
+    }
+
+    /// The engine's clock (TTL expiry is measured against it).
+    pub fn clock(&self) -> &options::ClockRef {
+        &self.options.clock
     }
 
     /// The write buffer shared by the engine's regions: memtable bytes in use, mutable
@@ -190,6 +201,21 @@ impl Engine {
     /// # Errors
     /// [`Error::RegionExists`] if the region is open; invalid metadata; storage errors.
     pub async fn create_region(&self, metadata: RegionMetadata) -> Result<RegionRef> {
+        self.create_region_with(metadata, options::TableOptions::default())
+            .await
+    }
+
+    /// Creates a new, empty region with `table_options` (TTL, append and merge mode) and
+    /// opens it. The options are not persisted by the region: the caller keeps them (the
+    /// catalog) and passes them again to [`Engine::open_region_with`].
+    ///
+    /// # Errors
+    /// As [`Engine::create_region`].
+    pub async fn create_region_with(
+        &self,
+        metadata: RegionMetadata,
+        table_options: options::TableOptions,
+    ) -> Result<RegionRef> {
         let region_id = metadata.region_id;
         if self.region(region_id).is_some() {
             return Err(Error::RegionExists(region_id));
@@ -199,6 +225,7 @@ impl Engine {
             &self.wal_dir(region_id),
             metadata,
             self.region_options(),
+            Arc::new(table_options),
         )
         .await?;
         Ok(self.insert(Arc::new(region)))
@@ -211,6 +238,20 @@ impl Engine {
     /// # Errors
     /// [`Error::RegionNotFound`]; corruption and storage errors naming the file.
     pub async fn open_region(&self, region_id: RegionId) -> Result<RegionRef> {
+        self.open_region_with(region_id, options::TableOptions::default())
+            .await
+    }
+
+    /// Opens an existing region with `table_options` (as [`Engine::open_region`]); the
+    /// options are in force before the WAL replay can trigger a flush.
+    ///
+    /// # Errors
+    /// As [`Engine::open_region`].
+    pub async fn open_region_with(
+        &self,
+        region_id: RegionId,
+        table_options: options::TableOptions,
+    ) -> Result<RegionRef> {
         if let Some(region) = self.region(region_id) {
             return Ok(region);
         }
@@ -219,6 +260,7 @@ impl Engine {
             &self.wal_dir(region_id),
             region_id,
             self.region_options(),
+            Arc::new(table_options),
         )
         .await?;
         let region = self.insert(Arc::new(region));
@@ -388,6 +430,8 @@ where
     })?
 }
 
+#[cfg(test)]
+mod options_tests;
 #[cfg(test)]
 pub(crate) mod test_util;
 #[cfg(test)]

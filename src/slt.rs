@@ -21,31 +21,101 @@ use async_trait::async_trait;
 use sqllogictest::{DBOutput, DefaultColumnType};
 
 use crate::database::{Database, Output};
+use crate::engine::options::{Clock, ManualClock, SystemClock};
 
 /// Same layout as the shell's CSV/table output.
 const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.f";
 
 /// A [`Database`] as a sqllogictest connection. Clones share the database, so `connection`
 /// records in a file see the same data.
+///
+/// Besides SQL, a `statement ok` record may hold one of these directives (files run by
+/// [`run_slt_file`] only):
+/// - `.restart`: closes the database and opens it again from its directory (WAL replay,
+///   manifests, catalog), as a process restart would;
+/// - `.clock set 2024-01-01T00:00:00Z` / `.clock advance 2h`: moves the engine's clock
+///   (TTL expiry is measured against it; it starts at the wall-clock time and survives
+///   `.restart`). SQL's `now()` keeps the wall clock.
 #[derive(Clone)]
 pub struct SltDatabase {
-    db: Arc<Database>,
+    slot: Arc<Slot>,
+}
+
+struct Slot {
+    db: tokio::sync::RwLock<Option<Arc<Database>>>,
+    /// How to open the database again (`.restart`).
+    reopen: Option<crate::engine::EngineOptions>,
+    /// The engine's clock (`.clock`).
+    clock: Option<Arc<ManualClock>>,
 }
 
 impl SltDatabase {
-    /// Wraps an open database.
+    /// Wraps an open database (no `.restart` or `.clock` directives).
     pub fn new(db: Database) -> SltDatabase {
-        SltDatabase { db: Arc::new(db) }
+        Self::from_shared(Arc::new(db))
     }
 
-    /// Wraps a shared database.
+    /// Wraps a shared database (no `.restart` or `.clock` directives).
     pub fn from_shared(db: Arc<Database>) -> SltDatabase {
-        SltDatabase { db }
+        SltDatabase {
+            slot: Arc::new(Slot {
+                db: tokio::sync::RwLock::new(Some(db)),
+                reopen: None,
+                clock: None,
+            }),
+        }
     }
 
-    /// The wrapped database.
-    pub fn database(&self) -> &Arc<Database> {
-        &self.db
+    /// The wrapped database (`None` after a failed `.restart`).
+    pub async fn database(&self) -> Option<Arc<Database>> {
+        self.slot.db.read().await.clone()
+    }
+
+    /// Runs a `.restart` or `.clock` directive.
+    async fn directive(&self, text: &str) -> Result<(), SltError> {
+        let bad = |m: String| SltError::Directive(m);
+        let mut words = text.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some(".restart"), None) => {
+                let options = self.slot.reopen.clone().ok_or_else(|| {
+                    bad(".restart needs a database opened by run_slt_file".into())
+                })?;
+                let mut slot = self.slot.db.write().await;
+                if let Some(db) = slot.take() {
+                    let db = Arc::try_unwrap(db)
+                        .map_err(|_| bad(".restart while another statement runs".into()))?;
+                    db.close().await?;
+                }
+                *slot = Some(Arc::new(Database::open_with(options).await?));
+                Ok(())
+            }
+            (Some(".clock"), Some(action)) => {
+                let clock =
+                    self.slot.clock.as_ref().ok_or_else(|| {
+                        bad(".clock needs a database opened by run_slt_file".into())
+                    })?;
+                let arg: Vec<&str> = words.collect();
+                let arg = arg.join(" ");
+                match action {
+                    "set" => {
+                        let at = chrono::DateTime::parse_from_rfc3339(arg.trim())
+                            .map_err(|e| bad(format!(".clock set '{arg}': {e}")))?;
+                        clock.set(at.timestamp_millis());
+                    }
+                    "advance" => {
+                        let by = humantime::parse_duration(arg.trim())
+                            .map_err(|e| bad(format!(".clock advance '{arg}': {e}")))?;
+                        clock.advance(by);
+                    }
+                    other => return Err(bad(format!("unknown .clock action '{other}'"))),
+                }
+                Ok(())
+            }
+            _ => Err(bad(format!(
+                "unknown directive '{text}' (known: .restart, .clock set <RFC 3339>, \
+                 .clock advance <duration>)"
+            ))),
+        }
     }
 }
 
@@ -59,6 +129,9 @@ pub enum SltError {
     /// The result could not be formatted as text.
     #[error("cannot format the result: {0}")]
     Format(#[from] ArrowError),
+    /// A `.restart` / `.clock` directive failed or is unknown.
+    #[error("directive: {0}")]
+    Directive(String),
 }
 
 #[async_trait]
@@ -67,7 +140,16 @@ impl sqllogictest::AsyncDB for SltDatabase {
     type ColumnType = DefaultColumnType;
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, SltError> {
-        match self.db.execute(sql).await? {
+        let text = sql.trim();
+        if text.starts_with('.') {
+            self.directive(text).await?;
+            return Ok(DBOutput::StatementComplete(0));
+        }
+        let db = self
+            .database()
+            .await
+            .ok_or_else(|| SltError::Directive("the database is closed".into()))?;
+        match db.execute(sql).await? {
             Output::AffectedRows(rows) => Ok(DBOutput::StatementComplete(rows)),
             Output::Records { schema, batches } => {
                 let types = schema
@@ -193,18 +275,27 @@ pub async fn run_slt_file(
     path: impl AsRef<Path>,
 ) -> Result<(), RunError> {
     let db_dir = db_dir.as_ref();
-    let db = Database::open(db_dir)
+    let clock = Arc::new(ManualClock::new(SystemClock.now_ms()));
+    let mut options = crate::engine::EngineOptions::new(db_dir);
+    options.clock = clock.clone();
+    let db = Database::open_with(options.clone())
         .await
         .map_err(|source| RunError::Open {
             path: db_dir.display().to_string(),
             source,
         })?;
-    let shared = Arc::new(db);
+    let connection = SltDatabase {
+        slot: Arc::new(Slot {
+            db: tokio::sync::RwLock::new(Some(Arc::new(db))),
+            reopen: Some(options),
+            clock: Some(clock),
+        }),
+    };
     let result = {
-        let for_runner = shared.clone();
+        let for_runner = connection.clone();
         let mut runner = sqllogictest::Runner::new(move || {
             let db = for_runner.clone();
-            async move { Ok(SltDatabase::from_shared(db)) }
+            async move { Ok(db) }
         });
         runner.with_column_validator(sqllogictest::strict_column_validator);
         let result = runner.run_file_async(path.as_ref()).await;
@@ -212,7 +303,10 @@ pub async fn run_slt_file(
         result
     };
     // The runner and its connections are gone, so this is the last reference.
-    if let Ok(db) = Arc::try_unwrap(shared) {
+    let db = connection.slot.db.write().await.take();
+    if let Some(db) = db
+        && let Ok(db) = Arc::try_unwrap(db)
+    {
         db.close().await.map_err(|source| RunError::Close {
             path: db_dir.display().to_string(),
             source,

@@ -20,4 +20,6 @@ pub use display::{create_table_sql, create_table_sql_with_comments};
 pub use error::{Error, Result, Unterminated};
 pub use parser::parse_statement;
 pub use splitter::{StatementSplitter, split_statements};
-pub use statement::{AdminFunction, ColumnDef, CreateTable, Statement};
+pub use statement::{
+    AdminFunction, AlterTableOptions, ColumnDef, CreateTable, OptionChange, Statement,
+};

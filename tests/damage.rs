@@ -24,7 +24,10 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// A database with a checkpoint (12 flushes), newer deltas, SSTs and unflushed WAL entries.
-async fn build(data: &Path) {
+/// Builds the damage table's database in `data`. `clean_close`: closed with
+/// `Database::close` (which records the committed sequence in the manifest); otherwise
+/// dropped, as a crash leaves it.
+async fn build_with(data: &Path, clean_close: bool) {
     let db = Database::open(data).await.unwrap();
     db.execute("CREATE TABLE t (host STRING PRIMARY KEY, ts TIMESTAMP TIME INDEX, v BIGINT)")
         .await
@@ -42,7 +45,13 @@ async fn build(data: &Path) {
     db.execute("INSERT INTO t VALUES ('c', 100000, 100), ('c', 100001, 101)")
         .await
         .unwrap();
-    db.close().await.unwrap();
+    if clean_close {
+        db.close().await.unwrap();
+    }
+}
+
+async fn build(data: &Path) {
+    build_with(data, true).await;
 }
 
 async fn content(db: &Database) -> tsdb::Result<String> {
@@ -72,6 +81,15 @@ enum Outcome {
 
 /// Opens `data` and reads the table, in a task so a panic is caught and reported.
 fn open_and_read(rt: &tokio::runtime::Runtime, data: &Path) -> Outcome {
+    open_and_read_with(rt, data, true)
+}
+
+/// As [`open_and_read`], but the database is dropped, not closed (no close record).
+fn open_and_read_without_close(rt: &tokio::runtime::Runtime, data: &Path) -> Outcome {
+    open_and_read_with(rt, data, false)
+}
+
+fn open_and_read_with(rt: &tokio::runtime::Runtime, data: &Path, close: bool) -> Outcome {
     let data = data.to_path_buf();
     let joined = rt.block_on(rt.spawn(async move {
         let db = match Database::open(&data).await {
@@ -82,7 +100,9 @@ fn open_and_read(rt: &tokio::runtime::Runtime, data: &Path) -> Outcome {
             Ok(rows) => Outcome::Rows(rows),
             Err(err) => Outcome::QueryFailed(err.to_string()),
         };
-        let _ = db.close().await;
+        if close {
+            let _ = db.close().await;
+        }
         outcome
     }));
     joined.unwrap_or_else(|join| panic!("open or read of {} panicked: {join}", "copy"))
@@ -195,6 +215,10 @@ fn files(data: &Path) -> Vec<(&'static str, PathBuf)> {
             deltas.last().expect("a delta").clone(),
         ),
         (
+            "manifest delta (newest flush)",
+            deltas.iter().rev().nth(1).expect("two deltas").clone(),
+        ),
+        (
             "manifest checkpoint",
             checkpoints.last().expect("a checkpoint").clone(),
         ),
@@ -211,16 +235,16 @@ fn expected(kind: &str, damage: Damage) -> Expect {
         ("SST", _) => Expect::ReadRefused,
         // The lock file holds no data; open recreates it.
         ("LOCK", _) => Expect::SameRows,
-        // A WAL directory without its segment: the entries are gone, and nothing on disk
-        // records that they existed.
-        ("WAL segment", Delete) => Expect::LosesRows,
-        // The torn-newest-delta rule (FORMAT.md) reads a cut, zeroed or missing newest delta
-        // as an update that never completed; but that flush had completed and its WAL
-        // segments were deleted, and the WAL resumes above the older flushed sequence: the
-        // gap is detected and open refused (the SSTs that delta named are kept).
-        ("manifest delta (newest)", TruncateToHalf | ZeroFill | Delete) => {
-            Expect::OpenRefusedLostWrites
-        }
+        // A WAL directory without its segment: the clean close recorded the committed
+        // sequence in the manifest, so the missing entries are detected and open refused.
+        ("WAL segment", Delete) => Expect::OpenRefusedLostWrites,
+        // The newest delta is the close's record of the committed sequence. The
+        // torn-newest-delta rule (FORMAT.md) reads a cut, zeroed or missing one as an update
+        // that never completed: a close cut short, which loses nothing (the WAL holds the
+        // rows).
+        ("manifest delta (newest)", TruncateToHalf | ZeroFill | Delete) => Expect::SameRows,
+        // The flush's delta is not the newest: any damage to it is corruption.
+        ("manifest delta (newest flush)", _) => Expect::OpenRefused,
         _ => Expect::OpenRefused,
     }
 }
@@ -447,8 +471,10 @@ fn a_torn_tail_of_the_newest_wal_segment_is_cut_as_documented() {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("base");
     let rt = runtime();
-    rt.block_on(build(&base));
-    let Outcome::Rows(good) = open_and_read(&rt, &base) else {
+    // A torn tail is what a crash leaves: no clean close (whose manifest record would make
+    // the lost entry a detected loss instead).
+    rt.block_on(build_with(&base, false));
+    let Outcome::Rows(good) = open_and_read_without_close(&rt, &base) else {
         panic!("the database must read");
     };
     // Rows of the last INSERT (the only entry of the segment) are the torn tail.
@@ -480,7 +506,7 @@ fn a_torn_tail_of_the_newest_wal_segment_is_cut_as_documented() {
             bytes[last] ^= 0xff;
         }
         std::fs::write(&newest, &bytes).unwrap();
-        let Outcome::Rows(rows) = open_and_read(&rt, &copy) else {
+        let Outcome::Rows(rows) = open_and_read_without_close(&rt, &copy) else {
             panic!("{case}: a torn tail must not stop the open");
         };
         assert_eq!(rows, without_tail, "{case}");

@@ -84,6 +84,7 @@ fn metadata() -> RegionMetadata {
         primary_key: (0..TAGS).collect(),
         time_index: TAGS,
         schema_version: 0,
+        next_column_id: 0,
     }
 }
 

@@ -1,34 +1,80 @@
 //! Builds the engine's [`RegionMetadata`] from a parsed `CREATE TABLE`.
 
 use crate::catalog::error::{Error, Result};
+use std::collections::BTreeMap;
+
 use crate::engine::metadata::{ColumnMetadata, RegionId, RegionMetadata, SemanticType};
+use crate::engine::options::{self, TableOptions};
 use crate::sql::CreateTable;
 
 /// The storage engine tables are created with (GreptimeDB's default).
 pub const DEFAULT_ENGINE: &str = "mito";
 
-/// Table options tsdb honours, with the values it accepts. Other mito options parse (so
-/// GreptimeDB DDL reads cleanly) but are refused here rather than stored and ignored: a
-/// `ttl` that silently never expires data would be worse than an error.
-const SUPPORTED_OPTIONS: &[(&str, &[&str])] = &[("compaction.type", &["twcs"])];
+/// Table options tsdb honours, with the values it accepts (`None`: any value
+/// [`TableOptions::from_map`] accepts). Other mito options parse (so GreptimeDB DDL reads
+/// cleanly) but are refused here rather than stored and ignored: a `write_buffer_size` that
+/// silently does nothing would be worse than an error.
+const SUPPORTED_OPTIONS: &[(&str, Option<&[&str]>)] = &[
+    ("compaction.type", Some(&["twcs"])),
+    (options::TTL_KEY, None),
+    (options::APPEND_MODE_KEY, None),
+    (options::MERGE_MODE_KEY, None),
+];
 
-fn check_options(create: &CreateTable) -> Result<()> {
-    for (key, value) in &create.options {
+/// The keys of [`SUPPORTED_OPTIONS`], for messages.
+const SUPPORTED_LIST: &str = "compaction.type = 'twcs', ttl, append_mode, merge_mode";
+
+/// Checks `options` of table `name`: only [`SUPPORTED_OPTIONS`], with valid values and
+/// combinations. Returns the engine's options and the map to store, its values normalised
+/// (`ttl` humanised as GreptimeDB shows it, `'7d'` → `'7days'`; `append_mode` and
+/// `merge_mode` lower-case).
+///
+/// # Errors
+/// [`Error::InvalidTable`] naming the option; for `append_mode` with `merge_mode =
+/// 'last_non_null'` GreptimeDB's "Invalid region options, only last_row merge_mode is
+/// allowed when append_mode is enabled".
+pub fn table_options(
+    name: &str,
+    options: &BTreeMap<String, String>,
+) -> Result<(TableOptions, BTreeMap<String, String>)> {
+    let invalid = |reason: String| Error::InvalidTable {
+        name: name.to_string(),
+        reason,
+    };
+    for (key, value) in options {
         let supported = SUPPORTED_OPTIONS
             .iter()
             .find(|(k, _)| k == key)
-            .is_some_and(|(_, values)| values.iter().any(|v| v.eq_ignore_ascii_case(value)));
-        if !supported {
-            return Err(Error::InvalidTable {
-                name: create.name.clone(),
-                reason: format!(
-                    "table option {key} = '{value}' is not supported yet (supported: \
-                     compaction.type = 'twcs')"
-                ),
+            .is_some_and(|(_, values)| {
+                values.is_none_or(|values| values.iter().any(|v| v.eq_ignore_ascii_case(value)))
             });
+        if !supported {
+            return Err(invalid(format!(
+                "table option {key} = '{value}' is not supported yet (supported: \
+                 {SUPPORTED_LIST})"
+            )));
         }
     }
-    Ok(())
+    let parsed = TableOptions::from_map(options).map_err(|reason| {
+        if reason.starts_with("only last_row") {
+            invalid(format!("Invalid region options, {reason}"))
+        } else {
+            invalid(reason)
+        }
+    })?;
+    let mut stored = options.clone();
+    let normalised = parsed.to_map();
+    for (key, value) in stored.iter_mut() {
+        match normalised.get(key) {
+            Some(v) => *value = v.clone(),
+            None => *value = value.to_ascii_lowercase(),
+        }
+    }
+    Ok((parsed, stored))
+}
+
+fn check_options(create: &CreateTable) -> Result<()> {
+    table_options(&create.name, &create.options).map(|_| ())
 }
 
 /// Prefix of the names the engine uses for its own columns in SSTs and scans
@@ -111,6 +157,7 @@ pub fn region_metadata(create: &CreateTable, region_id: RegionId) -> Result<Regi
         primary_key: create.primary_key.clone(),
         time_index: create.time_index,
         schema_version: 0,
+        next_column_id: 0,
     };
     metadata.validate().map_err(|e| match e {
         crate::engine::Error::InvalidMetadata { reason, .. } => invalid(reason),
@@ -160,13 +207,35 @@ mod tests {
 
     #[test]
     fn refuses_options_it_would_not_honour() {
-        let mut with_ttl = create();
-        with_ttl.options.insert("ttl".into(), "7d".into());
-        let message = region_metadata(&with_ttl, RegionId::new(5, 0))
+        let mut with_buffer = create();
+        with_buffer
+            .options
+            .insert("write_buffer_size".into(), "1MB".into());
+        let message = region_metadata(&with_buffer, RegionId::new(5, 0))
             .unwrap_err()
             .to_string();
         assert!(
-            message.contains("ttl = '7d' is not supported yet"),
+            message.contains("write_buffer_size = '1MB' is not supported yet"),
+            "{message}"
+        );
+        let mut with_ttl = create();
+        with_ttl.options.insert("ttl".into(), "7d".into());
+        region_metadata(&with_ttl, RegionId::new(5, 0)).unwrap();
+        let (parsed, stored) = table_options("cpu", &with_ttl.options).unwrap();
+        assert!(parsed.ttl.is_some());
+        assert_eq!(stored.get("ttl").map(String::as_str), Some("7days"));
+        let mut both = create();
+        both.options.insert("append_mode".into(), "true".into());
+        both.options
+            .insert("merge_mode".into(), "last_non_null".into());
+        let message = region_metadata(&both, RegionId::new(5, 0))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains(
+                "Invalid region options, only last_row merge_mode is allowed when append_mode \
+                 is enabled"
+            ),
             "{message}"
         );
         let mut twcs = create();

@@ -94,6 +94,22 @@ pub enum Error {
     /// A CREATE TABLE describes a schema the engine cannot store.
     #[error("invalid table '{name}': {reason}")]
     InvalidTable { name: String, reason: String },
+
+    /// `ALTER TABLE ... ADD COLUMN` of a column that exists (GreptimeDB's wording).
+    #[error("Column {column} already exists in table {table}")]
+    ColumnExists { table: String, column: String },
+
+    /// `ALTER TABLE` names a column the table does not have (GreptimeDB's wording).
+    #[error("Column {column} not exists in table {table}")]
+    ColumnNotFound { table: String, column: String },
+
+    /// `ALTER TABLE ... DROP COLUMN` of a tag or the time index (GreptimeDB's wording).
+    #[error("Not allowed to remove index column {column} from table {table}")]
+    RemoveIndexColumn { table: String, column: String },
+
+    /// Any other `ALTER TABLE` GreptimeDB refuses, in its wording.
+    #[error("Invalid alter table({table}) request: {reason}")]
+    InvalidAlter { table: String, reason: String },
 }
 
 fn display_regions(regions: &[crate::engine::metadata::RegionId]) -> String {

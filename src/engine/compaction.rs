@@ -56,6 +56,7 @@ async fn run(region: &Arc<Region>, force: bool) -> Result<()> {
     let region = region.clone();
     crate::engine::run_to_completion("compaction", async move {
         let _flush = region.flush_lock.lock().await;
+        remove_expired(&region).await?;
         let rounds = if force { MAX_FORCED_ROUNDS } else { 1 };
         for _ in 0..rounds {
             if !compact_once(&region, force).await? {
@@ -82,6 +83,57 @@ pub(crate) fn region_window(
             true,
         ),
     }
+}
+
+/// TTL: removes every SST whose rows have all expired (its largest timestamp is below
+/// `now - ttl`) with one manifest edit, before any merge (mito2's
+/// `compaction::get_expired_ssts`). Under the flush lock. Returns how many files went.
+///
+/// # Errors
+/// Manifest errors; the files stay then (their rows are invisible to scans anyway).
+pub(crate) async fn remove_expired(region: &Arc<Region>) -> Result<usize> {
+    if region.is_closed() {
+        return Ok(0);
+    }
+    let version = region.version.current();
+    let Some(cut) = region.expire_before(&version.options) else {
+        return Ok(0);
+    };
+    let expired: Vec<FileMeta> = version
+        .files
+        .values()
+        .map(|f| f.meta().clone())
+        .filter(|f| cut == i64::MAX || f.time_range.max < cut)
+        .collect();
+    if expired.is_empty() {
+        return Ok(0);
+    }
+    let edit = RegionEdit {
+        files_to_add: Vec::new(),
+        files_to_remove: expired.clone(),
+        flushed_sequence: None,
+        compaction_time_window: None,
+        committed_sequence: None,
+    };
+    region
+        .manifest
+        .lock()
+        .await
+        .update(vec![ManifestAction::Edit(edit)])
+        .await?;
+    let ids: Vec<_> = expired.iter().map(|f| f.file_id).collect();
+    for id in &ids {
+        if let Some(handle) = version.files.get(id) {
+            handle.mark_deleted();
+        }
+    }
+    region.version.apply_compaction(&ids, Vec::new());
+    log::info!(
+        "region {}: removed {} SSTs past the TTL",
+        region.region_id,
+        ids.len()
+    );
+    Ok(ids.len())
 }
 
 /// One pick and its tasks, under the flush lock. Returns whether anything was compacted.
@@ -123,6 +175,7 @@ async fn compact_once(region: &Arc<Region>, force: bool) -> Result<bool> {
             inputs.push((path, bytes, metadata));
         }
         let task_format = format.clone();
+        let dedup = version.options.dedup_mode();
         let encoded = tokio::task::spawn_blocking(move || {
             split::encode_by_window(&task_format, window, 1, |range| {
                 let mut sources: Vec<BatchSource> = Vec::with_capacity(inputs.len());
@@ -137,13 +190,16 @@ async fn compact_once(region: &Arc<Region>, force: bool) -> Result<bool> {
                         READ_BATCH_ROWS,
                     )?));
                 }
-                Ok(Box::new(MergeReader::new(
-                    task_format.clone(),
-                    sources,
-                    range,
-                    drop_tombstones,
-                    READ_BATCH_ROWS,
-                )?) as BatchSource)
+                Ok(Box::new(
+                    MergeReader::new(
+                        task_format.clone(),
+                        sources,
+                        range,
+                        drop_tombstones,
+                        READ_BATCH_ROWS,
+                    )?
+                    .with_dedup(dedup),
+                ) as BatchSource)
             })
         })
         .await
@@ -158,6 +214,7 @@ async fn compact_once(region: &Arc<Region>, force: bool) -> Result<bool> {
         files_to_remove: removed.clone(),
         flushed_sequence: None,
         compaction_time_window: Some(window),
+        committed_sequence: None,
     };
     region
         .manifest

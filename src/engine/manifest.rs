@@ -25,8 +25,8 @@ use object_store::path::Path;
 
 pub use action::{ManifestAction, RegionEdit, RegionManifest};
 pub use storage::{
-    CHECKPOINT_MAGIC, CHECKPOINT_SUFFIX, DELTA_MAGIC, DELTA_SUFFIX, FORMAT_VERSION,
-    RECORD_TYPE_JSON,
+    ALTERED_FORMAT_VERSION, CHECKPOINT_MAGIC, CHECKPOINT_SUFFIX, DELTA_MAGIC, DELTA_SUFFIX,
+    FORMAT_VERSION, RECORD_TYPE_JSON,
 };
 
 use crate::engine::io::ObjectStorage;

@@ -246,9 +246,19 @@ pub struct RegionMetadata {
     pub primary_key: Vec<usize>,
     /// Index into `columns` of the time index.
     pub time_index: usize,
-    /// Bumped on every schema change.
+    /// Bumped on every schema change (`ALTER TABLE`, a manifest `Change` action).
     #[serde(default)]
     pub schema_version: u64,
+    /// The id the next added column gets, so that ids of dropped columns are never reused
+    /// (old SSTs keep their data under those ids). 0 = not recorded (metadata written before
+    /// the first ALTER): [`RegionMetadata::next_column_id`] then uses the largest id + 1.
+    /// Omitted from the JSON while 0, so unaltered metadata serialises as before.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub next_column_id: u32,
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 /// Shared, immutable region metadata.
@@ -323,6 +333,22 @@ impl RegionMetadata {
             }
         }
         Ok(())
+    }
+
+    /// The id an added column gets: never one a current or dropped column had.
+    pub fn next_column_id(&self) -> u32 {
+        let after_max = self
+            .columns
+            .iter()
+            .map(|c| c.column_id.saturating_add(1))
+            .max()
+            .unwrap_or(0);
+        self.next_column_id.max(after_max)
+    }
+
+    /// The column whose id is `column_id`.
+    pub fn column_by_id(&self, column_id: u32) -> Option<&ColumnMetadata> {
+        self.columns.iter().find(|c| c.column_id == column_id)
     }
 
     /// The time index column.

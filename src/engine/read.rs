@@ -5,6 +5,7 @@
 //! needed user columns in table order, then `__sequence` (UInt64) and `__op_type` (UInt8),
 //! sorted by `(tags in primary-key order, ts asc, sequence desc)`.
 
+pub mod compat;
 pub mod merge;
 pub mod predicate;
 pub mod unique;

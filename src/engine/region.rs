@@ -15,13 +15,19 @@
 //! waits for its turn on the committed sequence), `flush_lock` before `manifest`; `VersionControl`'s lock is
 //! only held for pointer swaps.
 
+mod alter;
+#[cfg(test)]
+mod alter_tests;
 mod flush;
 mod open;
 mod scan;
 pub mod scan_metrics;
 #[cfg(test)]
 mod snapshot_tests;
+mod truncate;
 pub mod version;
+
+pub use alter::check_evolution;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +38,7 @@ use futures::stream::BoxStream;
 use crate::engine::error::Result;
 use crate::engine::io::ObjectStorage;
 use crate::engine::manifest::RegionManifestManager;
+use crate::engine::manifest::{ManifestAction, RegionEdit};
 use crate::engine::memtable::{Memtable, validate_batch};
 use crate::engine::metadata::{OpType, RegionId, RegionMetadataRef, SequenceNumber};
 pub use crate::engine::read::predicate::{CompareOp, FieldFilter, TagFilter};
@@ -110,6 +117,8 @@ pub struct RegionOptions {
     /// The engine's write buffer: memtables reserve their bytes in it, writes wait in it
     /// while it is full.
     pub write_buffer: WriteBufferManagerRef,
+    /// The engine's clock: TTL expiry is measured against it.
+    pub clock: crate::engine::options::ClockRef,
 }
 
 #[derive(Debug)]
@@ -133,6 +142,10 @@ pub struct Region {
     /// ([`Region::committed_sequence`]). Writes insert in sequence order and advance it;
     /// scans capture it before the version and read memtables only up to it.
     committed: tokio::sync::watch::Sender<SequenceNumber>,
+    /// The first sequence of the first write whose WAL append failed (`u64::MAX` if none):
+    /// the WAL is poisoned from there on, so only sequences below it are durable, while
+    /// `committed` moves past failed writes too.
+    wal_failed_at: std::sync::atomic::AtomicU64,
     /// Serialises flushes and compactions (structural changes of the file set).
     pub(crate) flush_lock: tokio::sync::Mutex<()>,
     pub(crate) manifest: tokio::sync::Mutex<RegionManifestManager>,
@@ -189,7 +202,42 @@ impl Region {
         if rows == 0 {
             return Ok(0);
         }
-        validate_batch(&self.metadata(), &batch, op_type)?;
+        let validated = self.metadata();
+        validate_batch(&validated, &batch, op_type)?;
+        // A batch built for the schema before an ALTER (same types, other columns) must not be
+        // taken for the new one: its column names are those of the schema it was built for.
+        let schema = batch.schema();
+        if let Some((field, column)) = schema
+            .fields()
+            .iter()
+            .zip(&validated.columns)
+            .find(|(field, column)| field.name() != &column.name)
+        {
+            return Err(crate::engine::Error::InvalidWrite {
+                region_id: self.region_id,
+                reason: format!(
+                    "batch column '{}' is not the table's column '{}' (the table was altered; \
+                     run the statement again)",
+                    field.name(),
+                    column.name
+                ),
+            });
+        }
+        let table_options = self.table_options();
+        if table_options.is_instant() {
+            // `ttl = 'instant'`: GreptimeDB discards the rows on insert and reports none.
+            return Ok(0);
+        }
+        if op_type == OpType::Delete && table_options.append_mode {
+            // Append mode keeps every version and never merges them, so a tombstone could
+            // not hide the rows it names: refuse instead of accepting a no-op.
+            return Err(crate::engine::Error::InvalidWrite {
+                region_id: self.region_id,
+                reason: "DELETE is not supported on a table with append_mode = 'true' \
+                         (rows are never merged, so a tombstone cannot hide them)"
+                    .to_string(),
+            });
+        }
         // Stalls (holding no lock) while the engine's memtables are over budget.
         self.options
             .write_buffer
@@ -199,6 +247,14 @@ impl Region {
             self.flush_immutables().await?;
         }
         let mut writer = self.writer.lock().await;
+        // An ALTER (which holds the writer lock) may have changed the schema since the batch
+        // was validated: a batch of the old schema must not reach the new memtable.
+        if self.version.current().metadata.schema_version != validated.schema_version {
+            return Err(crate::engine::Error::InvalidWrite {
+                region_id: self.region_id,
+                reason: "the table was altered while the write waited; run it again".into(),
+            });
+        }
         // Held until the rows are in the memtable: a freeze waits for in-flight writes, so
         // every row at or below a frozen memtable's sequences is in that memtable.
         let in_flight = self.insert_gate.clone().read_owned().await;
@@ -224,6 +280,11 @@ impl Region {
             // at read time, so insert order does not matter. The gate guard keeps the mutable
             // memtable from being frozen meanwhile.
             let durable = ticket.wait().await;
+            if durable.is_err() {
+                region
+                    .wal_failed_at
+                    .fetch_min(sequence, std::sync::atomic::Ordering::AcqRel);
+            }
             // A panic must not skip the commit below (later writes would wait forever).
             let inserted =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<bool> {
@@ -274,6 +335,17 @@ impl Region {
     /// none above it is visible to scans. Scans read memtables up to it.
     pub fn committed_sequence(&self) -> SequenceNumber {
         *self.committed.borrow()
+    }
+
+    /// Every write at or below this sequence was acknowledged: it is in the WAL (or an SST).
+    /// The committed sequence, except after a failed WAL append (which the committed
+    /// sequence moves past so later writes do not wait). Recorded in the manifest by flushes
+    /// and clean closes ([`crate::engine::manifest::RegionEdit::committed_sequence`]).
+    pub fn durable_sequence(&self) -> SequenceNumber {
+        let failed_at = self
+            .wal_failed_at
+            .load(std::sync::atomic::Ordering::Acquire);
+        self.committed_sequence().min(failed_at.saturating_sub(1))
     }
 
     /// Freezes the mutable memtable (if it has rows): later writes go to a new memtable and
@@ -398,6 +470,23 @@ impl Region {
             .store(true, std::sync::atomic::Ordering::Release);
         let _flush = self.flush_lock.lock().await;
         self.wal.close()?;
+        // Record what was acknowledged, so that a WAL segment lost while the database is
+        // closed is an error at the next open instead of silently missing rows. Best effort:
+        // a failure only loses that check.
+        let committed = self.durable_sequence();
+        let mut manifest = self.manifest.lock().await;
+        if committed > manifest.manifest().committed_sequence {
+            let edit = RegionEdit {
+                committed_sequence: Some(committed),
+                ..RegionEdit::default()
+            };
+            if let Err(e) = manifest.update(vec![ManifestAction::Edit(edit)]).await {
+                log::warn!(
+                    "region {}: could not record the committed sequence at close: {e}",
+                    self.region_id
+                );
+            }
+        }
         Ok(())
     }
 }

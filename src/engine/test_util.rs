@@ -34,6 +34,7 @@ pub fn cpu_metadata() -> RegionMetadata {
         primary_key: vec![0],
         time_index: 1,
         schema_version: 0,
+        next_column_id: 0,
     }
 }
 

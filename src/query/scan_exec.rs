@@ -450,7 +450,20 @@ fn open_scan(
     recorder: EngineMetricsRecorder,
 ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
     request.metrics = Some(recorder.engine.clone());
-    let (_engine_schema, stream) = region.scan(request).map_err(engine_to_datafusion)?;
+    let (engine_schema, stream) = region.scan(request).map_err(engine_to_datafusion)?;
+    // A plan made before an ALTER TABLE must not re-label columns of the new schema.
+    let same_columns = engine_schema.fields().len() == schema.fields().len()
+        && engine_schema
+            .fields()
+            .iter()
+            .zip(schema.fields())
+            .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
+    if !same_columns {
+        return Err(DataFusionError::Execution(format!(
+            "table of region {} was altered after this query was planned; run it again",
+            region.region_id()
+        )));
+    }
     let finished = futures::stream::once(async move {
         recorder.record();
     })

@@ -208,6 +208,7 @@ mod tests {
             primary_key: vec![0],
             time_index: 1,
             schema_version: 0,
+            next_column_id: 0,
         };
         let (schema, batch) = describe(&metadata).unwrap();
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();

@@ -269,6 +269,7 @@ mod tests {
             primary_key: vec![0],
             time_index: 1,
             schema_version: 0,
+            next_column_id: 0,
         })
     }
 

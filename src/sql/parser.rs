@@ -3,7 +3,9 @@
 //! tsdb handles a few statements itself, in GreptimeDB's dialect (see
 //! the project design note `GREPTIME_SQL.md`): `CREATE TABLE` (with `TIME INDEX`, `PRIMARY KEY`,
 //! `ENGINE = mito`, `WITH (..)`), `DROP TABLE`, `DESC TABLE`, `SHOW TABLES [LIKE ..]`,
-//! `SHOW CREATE TABLE`, `ADMIN flush_table(..)`/`ADMIN compact_table(..)` and `COPY` (GreptimeDB's
+//! `SHOW CREATE TABLE`, `ALTER TABLE` (column changes, rename: `alter_table`), `ALTER TABLE t
+//! SET|UNSET` of table options and `TRUNCATE [TABLE] t` (`alter_options`),
+//! `ADMIN flush_table(..)`/`ADMIN compact_table(..)` and `COPY` (GreptimeDB's
 //! `COPY t TO|FROM 'path' WITH (..)`; a `COPY` with `STORED AS` or `OPTIONS` is DataFusion's and is
 //! passed through). Which statement
 //! a text is, is decided from its first keywords only; everything else (`SELECT`, `INSERT`,
@@ -18,6 +20,8 @@
 //! default catalog) or `datafusion.public.t` (DataFusion's, as in its error messages); the
 //! qualifier is dropped, and any other qualifier is an error.
 
+mod alter_options;
+mod alter_table;
 mod copy;
 mod create_table;
 mod data_type;
@@ -101,6 +105,9 @@ pub fn parse_statement(sql: &str) -> Result<Statement> {
         Kind::Copy => Statement::Copy(copy::parse(&mut ctx)?),
         Kind::SetTimeZone => session::parse_set_time_zone(&mut ctx)?,
         Kind::ShowVariables => session::parse_show_variables(&mut ctx)?,
+        Kind::AlterTableOptions => alter_options::parse_alter(&mut ctx)?,
+        Kind::Truncate => alter_options::parse_truncate(&mut ctx)?,
+        Kind::AlterTable => Statement::AlterTable(alter_table::parse(&mut ctx)?),
     };
     ctx.expect_end()?;
     Ok(statement)
@@ -124,6 +131,9 @@ enum Kind {
     Copy,
     SetTimeZone,
     ShowVariables,
+    AlterTableOptions,
+    Truncate,
+    AlterTable,
 }
 
 /// Bytes of a statement's start tokenized by [`classify_prefix`].
@@ -203,8 +213,22 @@ fn classify(tokens: &[TokenWithSpan]) -> Option<Kind> {
         ours.then_some(Kind::ShowTables)
     } else if is_word(first, "SHOW") && is_word(second, "CREATE") && is_word(third, "TABLE") {
         Some(Kind::ShowCreateTable)
+    } else if is_word(first, "ALTER") {
+        // `ALTER TABLE t SET|UNSET ..` changes table options; every other `ALTER TABLE` is a
+        // column change or rename.
+        let significant = tokens
+            .iter()
+            .map(|t| &t.token)
+            .filter(|t| !matches!(t, Token::Whitespace(_)));
+        if alter_options::is_alter_options(significant) {
+            Some(Kind::AlterTableOptions)
+        } else {
+            is_word(second, "TABLE").then_some(Kind::AlterTable)
+        }
     } else if is_word(first, "ADMIN") {
         Some(Kind::Admin)
+    } else if is_word(first, "TRUNCATE") {
+        Some(Kind::Truncate)
     } else if is_word(first, "COPY") {
         let tokens: Vec<Token> = tokens.iter().map(|t| t.token.clone()).collect();
         (!copy::is_datafusion_copy(&tokens)).then_some(Kind::Copy)

@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 
 use crate::engine::metadata::{ColumnDataType, SemanticType};
 
+mod alter;
+pub use alter::{AddColumn, AddColumnLocation, AlterTable, AlterTableOperation};
+
 /// One parsed SQL statement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statement {
@@ -90,6 +93,8 @@ pub enum Statement {
     },
     /// `ADMIN function('table', ...)`.
     Admin(AdminFunction),
+    /// `ALTER TABLE t ADD/DROP/MODIFY COLUMN ..., RENAME ...` (column changes, table rename).
+    AlterTable(AlterTable),
     /// `COPY [TABLE] t TO|FROM 'path' [WITH (..)]`, `COPY (query) TO 'path' [WITH (..)]`.
     Copy(CopyStatement),
     /// `SET [SESSION | LOCAL] time_zone = 'zone'` (also `TIMEZONE`, `TIME ZONE`, `TO`):
@@ -103,8 +108,34 @@ pub enum Statement {
         /// The variable, lower-cased.
         name: String,
     },
+    /// `ALTER TABLE t SET 'k' = 'v'[, ..]` / `ALTER TABLE t UNSET 'k'[, ..]` (table options).
+    AlterTableOptions(AlterTableOptions),
+    /// `TRUNCATE [TABLE] t`.
+    Truncate {
+        /// The table to empty.
+        table: String,
+    },
     /// Anything else: the statement text, executed by DataFusion.
     Query(String),
+}
+
+/// GreptimeDB's `ALTER TABLE t SET ..` / `UNSET ..` of table options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlterTableOptions {
+    /// The table.
+    pub table: String,
+    /// What changes.
+    pub change: OptionChange,
+}
+
+/// A change of table options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptionChange {
+    /// `SET 'k' = 'v', ..`: keys lower-cased, values as written (`NULL` is the empty string,
+    /// as in GreptimeDB).
+    Set(Vec<(String, String)>),
+    /// `UNSET 'k', ..`: keys lower-cased.
+    Unset(Vec<String>),
 }
 
 impl Statement {

@@ -274,7 +274,7 @@ ALTER TABLE cpu ADD COLUMN x NOSUCHTYPE;
 ### error
 ALTER TABLE cpu DROP COLUMN ts;
 ### error
-ALTER TABLE cpu RENAME TO cpu2;
+ALTER TABLE cpu RENAME TO cpu;
 ### error
 TRUNCATE TABLE nosuchtable;
 ### error

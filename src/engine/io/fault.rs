@@ -167,6 +167,7 @@ impl State {
                 if kind == Kind::Sync && self.mutations >= at && !self.sync_error_fired =>
             {
                 self.sync_error_fired = true;
+                self.note("  (EIO)".into());
                 Err(io::Error::from_raw_os_error(5)) // EIO
             }
             Fault::NoSpace if kind == Kind::Allocate => {

@@ -46,6 +46,12 @@ pub struct RegionEdit {
     /// unchanged.
     #[serde(default)]
     pub compaction_time_window: Option<i64>,
+    /// Every write with a sequence number `<=` this had been acknowledged (so was in the
+    /// WAL or an SST) when the edit was written: flushes and clean closes record it, and
+    /// opening the region refuses a WAL that ends below it (a deleted newest segment).
+    /// `None` leaves it unchanged; applied as `max(old, new)`.
+    #[serde(default)]
+    pub committed_sequence: Option<SequenceNumber>,
 }
 
 /// The state of a region's manifest at one version: schema, live SSTs and flush position.
@@ -59,6 +65,9 @@ pub struct RegionManifest {
     pub flushed_sequence: SequenceNumber,
     /// Compaction time window in the time index unit, once one has been chosen.
     pub compaction_time_window: Option<i64>,
+    /// Every write at or below this was acknowledged by the time of the last flush or clean
+    /// close (see [`RegionEdit::committed_sequence`]); 0 if none was recorded.
+    pub committed_sequence: SequenceNumber,
     /// Version of the last delta applied (0 = the creating delta).
     pub manifest_version: u64,
 }
@@ -71,6 +80,7 @@ impl RegionManifest {
             files: BTreeMap::new(),
             flushed_sequence: 0,
             compaction_time_window: None,
+            committed_sequence: 0,
             manifest_version: 0,
         }
     }
@@ -97,6 +107,9 @@ impl RegionManifest {
                 }
                 if let Some(window) = edit.compaction_time_window {
                     self.compaction_time_window = Some(window);
+                }
+                if let Some(sequence) = edit.committed_sequence {
+                    self.committed_sequence = self.committed_sequence.max(sequence);
                 }
             }
         }
@@ -134,6 +147,8 @@ pub(super) struct CheckpointRef<'a> {
     pub flushed_sequence: SequenceNumber,
     /// Compaction time window at that version.
     pub compaction_time_window: Option<i64>,
+    /// Committed sequence recorded at that version.
+    pub committed_sequence: SequenceNumber,
 }
 
 impl<'a> CheckpointRef<'a> {
@@ -145,6 +160,7 @@ impl<'a> CheckpointRef<'a> {
             files: manifest.files.values().collect(),
             flushed_sequence: manifest.flushed_sequence,
             compaction_time_window: manifest.compaction_time_window,
+            committed_sequence: manifest.committed_sequence,
         }
     }
 }
@@ -165,6 +181,9 @@ pub(super) struct Checkpoint {
     /// Compaction time window at that version.
     #[serde(default)]
     pub compaction_time_window: Option<i64>,
+    /// Committed sequence recorded at that version (0 in checkpoints written before it was).
+    #[serde(default)]
+    pub committed_sequence: SequenceNumber,
 }
 
 impl Checkpoint {
@@ -182,6 +201,7 @@ impl Checkpoint {
             files,
             flushed_sequence: self.flushed_sequence,
             compaction_time_window: self.compaction_time_window,
+            committed_sequence: self.committed_sequence,
             manifest_version: self.version,
         })
     }

@@ -21,6 +21,22 @@ pub const DELTA_MAGIC: [u8; 4] = *b"TSMD";
 pub const CHECKPOINT_MAGIC: [u8; 4] = *b"TSMC";
 /// Format version written, and the highest one read.
 pub const FORMAT_VERSION: u16 = 1;
+/// Format version of a manifest file whose region metadata was altered (`schema_version` >
+/// 0): the newest this build reads. Older builds refuse such a file ("open it with a newer
+/// tsdb") instead of reading SSTs of an older schema by name. Files of unaltered regions stay
+/// version [`FORMAT_VERSION`], readable by every build.
+pub const ALTERED_FORMAT_VERSION: u16 = 2;
+
+/// The version a manifest file holding `metadata` (none: no `Change`) is written with.
+fn version_for<'a>(
+    mut metadata: impl Iterator<Item = &'a crate::engine::metadata::RegionMetadata>,
+) -> u16 {
+    if metadata.any(|m| m.schema_version > 0) {
+        ALTERED_FORMAT_VERSION
+    } else {
+        FORMAT_VERSION
+    }
+}
 /// Frame record type of a JSON (uncompressed) payload, the only one in version 1.
 pub const RECORD_TYPE_JSON: u8 = 1;
 /// File name suffix of delta files.
@@ -155,7 +171,16 @@ pub(super) async fn write_delta(
     actions: &[ManifestAction],
 ) -> Result<()> {
     let path = file_path(dir, FileKind::Delta, version);
-    let bytes = encode(FileKind::Delta, &path, &DeltaRef { version, actions })?;
+    let format = version_for(actions.iter().filter_map(|a| match a {
+        ManifestAction::Change { metadata } => Some(metadata),
+        ManifestAction::Edit(_) => None,
+    }));
+    let bytes = encode(
+        FileKind::Delta,
+        &path,
+        &DeltaRef { version, actions },
+        format,
+    )?;
     storage.put_durable(&path, bytes).await?;
     Ok(())
 }
@@ -174,6 +199,7 @@ pub(super) async fn write_checkpoint(
         FileKind::Checkpoint,
         &path,
         &CheckpointRef::from_manifest(manifest),
+        version_for(std::iter::once(manifest.metadata.as_ref())),
     )?;
     storage.put_durable(&path, bytes).await?;
     Ok(())
@@ -189,12 +215,14 @@ pub(super) fn is_torn_write(kind: FileKind, bytes: &[u8]) -> bool {
     if bytes.iter().all(|&b| b == 0) {
         return true;
     }
-    let mut header = Vec::with_capacity(codec::FILE_HEADER_LEN);
-    codec::encode_header(&mut header, kind.magic(), FORMAT_VERSION);
-    if bytes.len() < header.len() {
-        return header.starts_with(bytes);
+    if bytes.len() < codec::FILE_HEADER_LEN {
+        return [FORMAT_VERSION, ALTERED_FORMAT_VERSION].iter().any(|&v| {
+            let mut header = Vec::with_capacity(codec::FILE_HEADER_LEN);
+            codec::encode_header(&mut header, kind.magic(), v);
+            header.starts_with(bytes)
+        });
     }
-    if codec::decode_header(bytes, kind.magic(), FORMAT_VERSION).is_err() {
+    if codec::decode_header(bytes, kind.magic(), ALTERED_FORMAT_VERSION).is_err() {
         return false;
     }
     let body = bytes.get(codec::FILE_HEADER_LEN..).unwrap_or_default();
@@ -272,8 +300,13 @@ fn corruption(path: &Path, reason: String) -> Error {
     }
 }
 
-/// Encodes `payload` as a manifest file of `kind`.
-fn encode<T: serde::Serialize>(kind: FileKind, path: &Path, payload: &T) -> Result<Bytes> {
+/// Encodes `payload` as a manifest file of `kind` and format `version`.
+fn encode<T: serde::Serialize>(
+    kind: FileKind,
+    path: &Path,
+    payload: &T,
+    version: u16,
+) -> Result<Bytes> {
     let json = serde_json::to_vec(payload).map_err(|source| Error::Serialize {
         path: path.to_string(),
         source,
@@ -281,7 +314,7 @@ fn encode<T: serde::Serialize>(kind: FileKind, path: &Path, payload: &T) -> Resu
     let mut buf = Vec::with_capacity(
         codec::FILE_HEADER_LEN + codec::FRAME_PREFIX_LEN + json.len() + codec::FRAME_SUFFIX_LEN,
     );
-    codec::encode_header(&mut buf, kind.magic(), FORMAT_VERSION);
+    codec::encode_header(&mut buf, kind.magic(), version);
     codec::encode_frame(&mut buf, RECORD_TYPE_JSON, &json).map_err(|_| Error::TooLarge {
         path: path.to_string(),
         len: json.len(),
@@ -291,7 +324,7 @@ fn encode<T: serde::Serialize>(kind: FileKind, path: &Path, payload: &T) -> Resu
 
 /// Decodes a manifest file of `kind`; every failure names `path`.
 fn decode<T: serde::de::DeserializeOwned>(kind: FileKind, path: &Path, bytes: &[u8]) -> Result<T> {
-    codec::decode_header(bytes, kind.magic(), FORMAT_VERSION).map_err(|e| match e {
+    codec::decode_header(bytes, kind.magic(), ALTERED_FORMAT_VERSION).map_err(|e| match e {
         DecodeError::UnsupportedVersion { found, supported } => Error::UnsupportedVersion {
             path: path.to_string(),
             found,
@@ -377,6 +410,7 @@ mod tests {
         assert_eq!(&DELTA_MAGIC, b"TSMD");
         assert_eq!(&CHECKPOINT_MAGIC, b"TSMC");
         assert_eq!((FORMAT_VERSION, RECORD_TYPE_JSON), (1, 1));
+        assert_eq!(ALTERED_FORMAT_VERSION, 2);
         let path = Path::from("m/00000000000000000007.json");
         let bytes = encode(
             FileKind::Delta,
@@ -385,6 +419,7 @@ mod tests {
                 version: 7,
                 actions: &[],
             },
+            FORMAT_VERSION,
         )
         .unwrap();
         let json = br#"{"version":7,"actions":[]}"#;
@@ -402,16 +437,28 @@ mod tests {
             decode::<Delta>(FileKind::Checkpoint, &path, &bytes),
             Err(Error::Corruption { .. })
         ));
+        // Version 2 (altered schemas) reads the same way; version 3 is newer than this build.
+        let mut altered = bytes.to_vec();
+        altered[4] = 2;
+        assert!(decode::<Delta>(FileKind::Delta, &path, &altered).is_ok());
         let mut newer = bytes.to_vec();
-        newer[4] = 2;
+        newer[4] = 3;
         assert!(matches!(
             decode::<Delta>(FileKind::Delta, &path, &newer),
             Err(Error::UnsupportedVersion {
-                found: 2,
-                supported: 1,
+                found: 3,
+                supported: 2,
                 ..
             })
         ));
+        assert_eq!(version_for(std::iter::empty()), FORMAT_VERSION);
+        let mut metadata = crate::engine::test_util::cpu_metadata();
+        assert_eq!(version_for(std::iter::once(&metadata)), FORMAT_VERSION);
+        metadata.schema_version = 1;
+        assert_eq!(
+            version_for(std::iter::once(&metadata)),
+            ALTERED_FORMAT_VERSION
+        );
         let mut trailing = bytes.to_vec();
         trailing.push(0);
         assert!(matches!(
@@ -430,6 +477,7 @@ mod tests {
                 version: 1,
                 actions: &[],
             },
+            FORMAT_VERSION,
         )
         .unwrap();
         for len in 0..bytes.len() {

@@ -13,6 +13,7 @@ use crate::engine::time_range::TimeRange;
 fn metadata(schema_version: u64) -> RegionMetadata {
     RegionMetadata {
         schema_version,
+        next_column_id: 0,
         ..crate::engine::test_util::cpu_metadata()
     }
 }
@@ -36,6 +37,7 @@ fn edit(add: Vec<FileMeta>, remove: Vec<FileMeta>, flushed: Option<u64>) -> Mani
         files_to_remove: remove,
         flushed_sequence: flushed,
         compaction_time_window: None,
+        committed_sequence: None,
     })
 }
 
@@ -479,7 +481,7 @@ fn edit_json_shape() {
     let json = serde_json::to_string(&action).unwrap();
     assert_eq!(
         json,
-        r#"{"Edit":{"files_to_add":[],"files_to_remove":[],"flushed_sequence":7,"compaction_time_window":null}}"#
+        r#"{"Edit":{"files_to_add":[],"files_to_remove":[],"flushed_sequence":7,"compaction_time_window":null,"committed_sequence":null}}"#
     );
     // Absent fields default (forward compatibility of older writers' files).
     let parsed: ManifestAction = serde_json::from_str(r#"{"Edit":{}}"#).unwrap();

@@ -300,6 +300,7 @@ fn all_types_metadata() -> RegionMetadata {
         primary_key: vec![0, 1, 3],
         time_index: 2,
         schema_version: 0,
+        next_column_id: 0,
     };
     metadata.validate().unwrap();
     metadata

@@ -6,6 +6,13 @@
 //! newest and wins; older versions are dropped. A winning tombstone hides the identity and
 //! is dropped too when `filter_deleted` is set (scans) or kept (flush and compaction, so the
 //! tombstone still hides older rows in other files).
+//!
+//! The [`DedupMode`] (from the table options, `engine/options.rs`) changes what "wins":
+//! `LastRow` as above; `LastNonNull` fills each NULL field of the winner with the newest
+//! non-NULL value of that field among the older versions of its identity, stopping at an
+//! older tombstone (mito2's `LastNonNull` in `read/dedup.rs`); `None` (append mode) keeps
+//! every version, each tombstone filtered on its own. All versions of one identity are
+//! consumed in the same output batch, so a fill never needs a row already emitted.
 
 use std::sync::Arc;
 
@@ -16,6 +23,7 @@ use arrow::row::{RowConverter, Rows, SortField};
 
 use crate::engine::error::{Error, Result};
 use crate::engine::metadata::OpType;
+use crate::engine::options::DedupMode;
 use crate::engine::read::ReadFormat;
 use crate::engine::time_range::TimeRange;
 
@@ -45,6 +53,9 @@ pub struct MergeReader {
     last_key: Vec<u8>,
     has_last_key: bool,
     finished: bool,
+    dedup: DedupMode,
+    /// Positions of the field columns in the read schema (filled by `LastNonNull`).
+    field_positions: Vec<usize>,
 }
 
 fn arrow_error(context: &str) -> impl FnOnce(arrow::error::ArrowError) -> Error + '_ {
@@ -86,7 +97,27 @@ impl MergeReader {
             last_key: Vec::new(),
             has_last_key: false,
             finished: false,
+            dedup: DedupMode::LastRow,
+            field_positions: Vec::new(),
         })
+    }
+
+    /// Sets how versions of one identity are merged (default [`DedupMode::LastRow`]).
+    pub fn with_dedup(mut self, dedup: DedupMode) -> Self {
+        self.dedup = dedup;
+        self.field_positions = if dedup == DedupMode::LastNonNull {
+            let format = &self.format;
+            (0..format.schema().fields().len())
+                .filter(|p| {
+                    !format.key_positions().contains(p)
+                        && *p != format.sequence_position()
+                        && *p != format.op_type_position()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self
     }
 
     /// Loads the next non-empty batch of source `i` into its cursor (None when exhausted).
@@ -177,7 +208,11 @@ impl MergeReader {
             }
         }
         let mut indices: Vec<(usize, usize)> = Vec::with_capacity(self.batch_size);
-        while indices.len() < self.batch_size {
+        // `LastNonNull`: the older versions of each emitted row that may fill its NULLs.
+        let mut older: Vec<Vec<(usize, usize)>> = Vec::new();
+        let mut collecting = false;
+        let keep_all = self.dedup == DedupMode::None;
+        loop {
             let Some(i) = self.min_cursor() else {
                 self.finished = true;
                 break;
@@ -187,7 +222,13 @@ impl MergeReader {
             };
             let position = cursor.position;
             let row = cursor.rows.row(position);
-            let duplicate = self.has_last_key && row.as_ref() == self.last_key.as_slice();
+            let duplicate =
+                !keep_all && self.has_last_key && row.as_ref() == self.last_key.as_slice();
+            // A full batch ends before the next identity, never inside one.
+            if !duplicate && indices.len() >= self.batch_size {
+                break;
+            }
+            let deleted = cursor.op_types.value(position) == OpType::Delete as u8;
             if !duplicate {
                 self.last_key.clear();
                 self.last_key.extend_from_slice(row.as_ref());
@@ -196,9 +237,26 @@ impl MergeReader {
                     .timestamps
                     .as_primitive::<arrow::datatypes::Int64Type>()
                     .value(position);
-                let deleted = cursor.op_types.value(position) == OpType::Delete as u8;
+                collecting = false;
                 if self.time_range.contains(ts) && !(deleted && self.filter_deleted) {
                     indices.push((cursor.staged, position));
+                    if self.dedup == DedupMode::LastNonNull {
+                        older.push(Vec::new());
+                        collecting = !deleted;
+                    }
+                }
+            } else if collecting {
+                if deleted {
+                    // Nothing older than a tombstone survives it. A flush or compaction keeps
+                    // the tombstone behind the winner: the winner's NULLs must not be filled
+                    // from files older than the tombstone when this output is merged again.
+                    collecting = false;
+                    if !self.filter_deleted {
+                        indices.push((cursor.staged, position));
+                        older.push(Vec::new());
+                    }
+                } else if let Some(versions) = older.last_mut() {
+                    versions.push((cursor.staged, position));
                 }
             }
             cursor.position += 1;
@@ -210,8 +268,11 @@ impl MergeReader {
             return Ok(None);
         }
         let staged: Vec<&RecordBatch> = self.staging.iter().collect();
-        let batch = interleave_record_batch(&staged, &indices)
+        let mut batch = interleave_record_batch(&staged, &indices)
             .map_err(arrow_error("assembling merged rows"))?;
+        if self.dedup == DedupMode::LastNonNull {
+            batch = fill_nulls(&batch, &staged, &indices, &older, &self.field_positions)?;
+        }
         self.compact_staging();
         Ok(Some(batch))
     }
@@ -227,6 +288,58 @@ impl MergeReader {
         }
         self.staging = kept;
     }
+}
+
+/// `LastNonNull`: each NULL of a field column of `batch` (rows taken from `indices`) takes
+/// the value of the first older version (`older[row]`, newest first) where it is not NULL.
+fn fill_nulls(
+    batch: &RecordBatch,
+    staged: &[&RecordBatch],
+    indices: &[(usize, usize)],
+    older: &[Vec<(usize, usize)>],
+    field_positions: &[usize],
+) -> Result<RecordBatch> {
+    use arrow::array::Array;
+    let mut columns = batch.columns().to_vec();
+    for &p in field_positions {
+        let Some(column) = columns.get(p) else {
+            continue;
+        };
+        if column.null_count() == 0 {
+            continue;
+        }
+        let mut changed = false;
+        let picks: Vec<(usize, usize)> = indices
+            .iter()
+            .enumerate()
+            .map(|(row, &winner)| {
+                if column.is_valid(row) {
+                    return winner;
+                }
+                let fill = older.get(row).and_then(|versions| {
+                    versions
+                        .iter()
+                        .find(|(b, r)| staged.get(*b).is_some_and(|s| s.column(p).is_valid(*r)))
+                });
+                match fill {
+                    Some(&found) => {
+                        changed = true;
+                        found
+                    }
+                    None => winner,
+                }
+            })
+            .collect();
+        if changed {
+            let arrays: Vec<&dyn Array> = staged.iter().map(|b| b.column(p).as_ref()).collect();
+            columns[p] = arrow::compute::interleave(&arrays, &picks).map_err(arrow_error(
+                "filling NULL fields (merge_mode = last_non_null)",
+            ))?;
+        }
+    }
+    RecordBatch::try_new(batch.schema(), columns).map_err(arrow_error(
+        "filling NULL fields (merge_mode = last_non_null)",
+    ))
 }
 
 impl Iterator for MergeReader {
@@ -335,5 +448,90 @@ mod tests {
             collect(reader),
             vec![("a".into(), 5, Some(2.0)), ("a".into(), 9, Some(3.0))]
         );
+    }
+
+    fn nullable_batch(rows: &[(&str, i64, Option<f64>)]) -> RecordBatch {
+        RecordBatch::try_new(
+            cpu_metadata().arrow_schema(),
+            vec![
+                Arc::new(arrow::array::StringArray::from_iter_values(
+                    rows.iter().map(|r| r.0),
+                )),
+                Arc::new(arrow::array::TimestampMillisecondArray::from_iter_values(
+                    rows.iter().map(|r| r.1),
+                )),
+                Arc::new(arrow::array::Float64Array::from_iter(
+                    rows.iter().map(|r| r.2),
+                )),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn last_non_null_fills_from_older_versions_up_to_a_tombstone() {
+        let metadata = cpu_metadata();
+        let format = Arc::new(ReadFormat::new(metadata.clone(), None));
+        let old = Arc::new(Memtable::new(0, metadata.clone()));
+        old.write(
+            &nullable_batch(&[
+                ("a", 1, Some(1.0)),
+                ("b", 1, Some(2.0)),
+                ("c", 1, Some(3.0)),
+            ]),
+            1,
+            OpType::Put,
+        )
+        .unwrap();
+        let new = Arc::new(Memtable::new(1, metadata.clone()));
+        // `b` is deleted between its versions; `c`'s newest version has a value.
+        new.write(&nullable_batch(&[("b", 1, None)]), 4, OpType::Delete)
+            .unwrap();
+        new.write(
+            &nullable_batch(&[("a", 1, None), ("b", 1, None), ("c", 1, Some(30.0))]),
+            5,
+            OpType::Put,
+        )
+        .unwrap();
+        let read = |filter_deleted, dedup, batch_size| {
+            let sources: Vec<BatchSource> = vec![
+                Box::new(old.iter(format.clone(), TimeRange::all(), 1)),
+                Box::new(new.iter(format.clone(), TimeRange::all(), 1)),
+            ];
+            MergeReader::new(
+                format.clone(),
+                sources,
+                TimeRange::all(),
+                filter_deleted,
+                batch_size,
+            )
+            .unwrap()
+            .with_dedup(dedup)
+        };
+        // Batch size 1: a row's versions are still consumed in its own batch.
+        for batch_size in [1, 100] {
+            assert_eq!(
+                collect(read(true, DedupMode::LastNonNull, batch_size)),
+                vec![
+                    ("a".into(), 1, Some(1.0)),
+                    ("b".into(), 1, None),
+                    ("c".into(), 1, Some(30.0))
+                ]
+            );
+        }
+        assert_eq!(
+            collect(read(true, DedupMode::LastRow, 100)),
+            vec![
+                ("a".into(), 1, None),
+                ("b".into(), 1, None),
+                ("c".into(), 1, Some(30.0))
+            ]
+        );
+        // Flush/compaction output keeps the tombstone behind `b`'s winner.
+        let kept = read(false, DedupMode::LastNonNull, 100);
+        let rows: usize = kept.map(|b| b.unwrap().num_rows()).sum();
+        assert_eq!(rows, 4);
+        // Append mode: every version, tombstones filtered one by one.
+        assert_eq!(collect(read(true, DedupMode::None, 2)).len(), 6);
     }
 }

@@ -58,6 +58,7 @@ impl Region {
         let unit = units_per_second(metadata.time_index_column().data_type);
         let (window, inferred) = region_window(recorded, span, unit);
         let memtables = version.immutables.clone();
+        let dedup = version.options.dedup_mode();
         let flushed = memtables.clone();
         let flushed_ids: Vec<_> = memtables.iter().map(|m| m.id()).collect();
         let flushed_sequence = memtables
@@ -74,13 +75,10 @@ impl Region {
                         Box::new(m.iter(format.clone(), range, READ_BATCH_ROWS)) as BatchSource
                     })
                     .collect();
-                Ok(Box::new(MergeReader::new(
-                    format.clone(),
-                    sources,
-                    range,
-                    false,
-                    READ_BATCH_ROWS,
-                )?) as BatchSource)
+                Ok(Box::new(
+                    MergeReader::new(format.clone(), sources, range, false, READ_BATCH_ROWS)?
+                        .with_dedup(dedup),
+                ) as BatchSource)
             })
         })
         .await
@@ -94,6 +92,7 @@ impl Region {
             files_to_remove: Vec::new(),
             flushed_sequence: Some(flushed_sequence),
             compaction_time_window: inferred.then_some(window),
+            committed_sequence: Some(self.durable_sequence()),
         };
         self.manifest
             .lock()

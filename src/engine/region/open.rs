@@ -12,6 +12,7 @@ use crate::engine::io::ObjectStorage;
 use crate::engine::manifest::{ManifestOptions, RegionManifestManager};
 use crate::engine::memtable::Memtable;
 use crate::engine::metadata::{RegionId, RegionMetadata};
+use crate::engine::options::TableOptionsRef;
 use crate::engine::region::version::{Version, VersionControl};
 use crate::engine::region::{Region, RegionOptions, WriterState};
 use crate::engine::sst::file::{FileHandle, FileId};
@@ -41,6 +42,7 @@ impl Region {
         wal_dir: &FsPath,
         metadata: RegionMetadata,
         options: RegionOptions,
+        table_options: TableOptionsRef,
     ) -> Result<Region> {
         metadata.validate()?;
         let region_id = metadata.region_id;
@@ -57,15 +59,13 @@ impl Region {
             manifest.manifest().metadata.clone(),
             Some(options.write_buffer.clone()),
         );
-        Ok(Self::assemble(
-            storage,
-            wal,
-            manifest,
-            BTreeMap::new(),
+        let seed = Seed {
+            files: BTreeMap::new(),
             memtable,
-            1,
-            options,
-        ))
+            next_sequence: 1,
+            table_options,
+        };
+        Ok(Self::assemble(storage, wal, manifest, seed, options))
     }
 
     /// Opens an existing region: loads the manifest, deletes SSTs it does not name (left by
@@ -80,6 +80,7 @@ impl Region {
         wal_dir: &FsPath,
         region_id: RegionId,
         options: RegionOptions,
+        table_options: TableOptionsRef,
     ) -> Result<Region> {
         // Entries an earlier process left unsynced (after a failed fsync) become durable
         // before this one relies on them.
@@ -132,6 +133,17 @@ impl Region {
             last_sequence = last_sequence.max(entry.last_sequence());
             Ok(())
         })?;
+        // Writes acknowledged by the last flush or clean close must all be back; a WAL that
+        // ends below them lost its newest segment.
+        if state.committed_sequence > last_sequence {
+            return Err(Error::MissingWrites {
+                region_id,
+                first: last_sequence + 1,
+                last: state.committed_sequence,
+                flushed,
+                wal_dir: wal_dir.to_path_buf(),
+            });
+        }
         // Only now, with the region known to be whole, may unnamed SSTs go (a refused open
         // leaves them for recovery).
         sweep_orphan_ssts(&storage, region_id, &state.files).await?;
@@ -141,26 +153,28 @@ impl Region {
             stats.entries,
             stats.rows
         );
-        Ok(Self::assemble(
-            storage,
-            wal,
-            manifest,
+        let seed = Seed {
             files,
             memtable,
-            last_sequence + 1,
-            options,
-        ))
+            next_sequence: last_sequence + 1,
+            table_options,
+        };
+        Ok(Self::assemble(storage, wal, manifest, seed, options))
     }
 
     fn assemble(
         storage: ObjectStorage,
         wal: Wal,
         manifest: RegionManifestManager,
-        files: BTreeMap<FileId, crate::engine::sst::file::FileHandleRef>,
-        memtable: Memtable,
-        next_sequence: u64,
+        seed: Seed,
         options: RegionOptions,
     ) -> Region {
+        let Seed {
+            files,
+            memtable,
+            next_sequence,
+            table_options,
+        } = seed;
         let state = manifest.manifest();
         let version = Version {
             metadata: state.metadata.clone(),
@@ -168,6 +182,7 @@ impl Region {
             immutables: Vec::new(),
             files,
             flushed_sequence: state.flushed_sequence,
+            options: table_options,
         };
         Region {
             region_id: state.metadata.region_id,
@@ -180,6 +195,7 @@ impl Region {
             }),
             insert_gate: Arc::new(tokio::sync::RwLock::new(())),
             committed: tokio::sync::watch::Sender::new(next_sequence.saturating_sub(1)),
+            wal_failed_at: std::sync::atomic::AtomicU64::new(u64::MAX),
             flush_lock: tokio::sync::Mutex::new(()),
             manifest: tokio::sync::Mutex::new(manifest),
             options,
@@ -187,6 +203,14 @@ impl Region {
             engine_flush_pending: std::sync::atomic::AtomicBool::new(false),
         }
     }
+}
+
+/// What a created or opened region starts with besides its manifest.
+struct Seed {
+    files: BTreeMap<FileId, crate::engine::sst::file::FileHandleRef>,
+    memtable: Memtable,
+    next_sequence: u64,
+    table_options: TableOptionsRef,
 }
 
 /// Deletes objects under the region's `sst/` prefix that the manifest does not name.

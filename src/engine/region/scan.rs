@@ -15,9 +15,10 @@ use crate::engine::cache::{CachedSst, SstCache};
 use crate::engine::error::{Error, Result};
 use crate::engine::memtable::MemtableRef;
 use crate::engine::metadata::SequenceNumber;
-use crate::engine::read::ReadFormat;
+use crate::engine::options::DedupMode;
 use crate::engine::read::merge::{BatchSource, MergeReader};
 use crate::engine::read::unique::UniqueSource;
+use crate::engine::read::{ReadFormat, compat};
 use crate::engine::region::scan_metrics::ScanMetrics;
 use crate::engine::region::{
     FieldFilter, RecordBatchStream, Region, ScanRequest, SeriesRowSelector, TagFilter,
@@ -66,7 +67,14 @@ impl Region {
                     })?,
             );
         let format = Arc::new(ReadFormat::new(metadata.clone(), Some(&projection)));
-        let time_range = request.time_range;
+        // TTL: rows older than `now - ttl` are invisible at once, on every read path (the
+        // range bounds file selection, the merge and the unique and last-row reads alike).
+        let time_range = match self.expire_before(&version.options) {
+            Some(i64::MAX) => TimeRange::new(i64::MAX, i64::MIN),
+            Some(cut) => TimeRange::new(request.time_range.min.max(cut), request.time_range.max),
+            None => request.time_range,
+        };
+        let dedup = version.options.dedup_mode();
         let files: Vec<_> = version
             .files
             .values()
@@ -149,6 +157,7 @@ impl Region {
                     tag_filters: request.tag_filters,
                     field_filters: request.field_filters,
                     committed,
+                    dedup,
                     selector: request.series_row_selector,
                     cache,
                     metrics,
@@ -220,6 +229,8 @@ struct ReadPlan {
     field_filters: Vec<FieldFilter>,
     /// Memtable rows above this sequence are not visible (not yet committed).
     committed: SequenceNumber,
+    /// How versions of one identity merge (the table's append and merge modes).
+    dedup: DedupMode,
     /// Rows of each series the scan may leave out.
     selector: Option<SeriesRowSelector>,
     /// Where last-row results of whole files are kept.
@@ -254,13 +265,32 @@ impl ReadPlan {
         let plan = Arc::new(self);
         let mut readers: Vec<BatchSource> = Vec::with_capacity(groups.len());
         for mut group in groups {
+            // The last-row reader maps columns by name: a file written under an older schema
+            // goes through the merge (which reads it by column id) instead.
+            let last_row_file = plan.selector == Some(SeriesRowSelector::LastRow);
+            let plain_file = match group.as_slice() {
+                [
+                    ScanInput {
+                        data: InputData::Sst(sst),
+                        ..
+                    },
+                ] => {
+                    !last_row_file
+                        || plan.merge_format.metadata().schema_version == 0
+                        || !compat::needs_compat(
+                            plan.merge_format.metadata(),
+                            compat::file_metadata(&sst.metadata).as_ref(),
+                        )
+                }
+                _ => false,
+            };
             let (format, rows): (&Arc<ReadFormat>, BatchSource) = match group.as_mut_slice() {
                 [
                     ScanInput {
                         data: InputData::Sst(sst),
                         range,
                     },
-                ] if plan.selector == Some(SeriesRowSelector::LastRow) => {
+                ] if last_row_file && plain_file => {
                     let format = &plan.unique_format;
                     let rows = plan.last_rows_in_range(sst, *range, format)?;
                     (format, Box::new(std::iter::once(Ok(rows))) as BatchSource)
@@ -270,7 +300,7 @@ impl ReadPlan {
                         data: InputData::Sst(sst),
                         ..
                     },
-                ] => {
+                ] if plain_file => {
                     let format = &plan.unique_format;
                     // Each row of the file is its identity's only version in this run.
                     let reader = plan.open_sst(sst.clone(), format, &plan.field_filters)?;
@@ -298,7 +328,8 @@ impl ReadPlan {
                         plan.time_range,
                         true,
                         READ_BATCH_ROWS,
-                    )?;
+                    )?
+                    .with_dedup(plan.dedup);
                     let rows: BatchSource = match plan.selector {
                         Some(SeriesRowSelector::LastRow) => {
                             let tags = format.key_positions();

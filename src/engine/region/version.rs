@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::engine::memtable::{MemtableId, MemtableRef};
 use crate::engine::metadata::{RegionMetadataRef, SequenceNumber};
+use crate::engine::options::TableOptionsRef;
 use crate::engine::sst::file::{FileHandleRef, FileId};
 
 /// A consistent view of a region.
@@ -24,8 +25,11 @@ pub struct Version {
     pub immutables: Vec<MemtableRef>,
     /// SSTs named by the manifest.
     pub files: BTreeMap<FileId, FileHandleRef>,
-    /// Every row with a sequence at or below this is in `files`.
+    /// Every row with a sequence at or below this is in `files` (or was truncated).
     pub flushed_sequence: SequenceNumber,
+    /// The table options in effect (TTL, append mode, merge mode; mito2 keeps its
+    /// `RegionOptions` in the version too). Changed by `ALTER TABLE ... SET`.
+    pub options: TableOptionsRef,
 }
 
 /// Shared version handle.

@@ -18,9 +18,9 @@ use parquet::file::statistics::Statistics;
 
 use crate::engine::error::Result;
 use crate::engine::io::ObjectStorage;
-use crate::engine::metadata::RegionId;
-use crate::engine::read::ReadFormat;
+use crate::engine::metadata::{ColumnMetadata, RegionId};
 use crate::engine::read::predicate::{FieldFilter, TagFilter, row_group_may_match};
+use crate::engine::read::{ReadFormat, compat};
 use crate::engine::region::scan_metrics::ScanMetrics;
 use crate::engine::sst::file::FileMeta;
 use crate::engine::sst::format::{FORMAT_VERSION, FORMAT_VERSION_KEY};
@@ -109,8 +109,11 @@ pub struct SstReader {
     inner: ParquetRecordBatchReader,
     format: Arc<ReadFormat>,
     /// For each read-schema column: its index in the projected file batch, or `None` if the
-    /// file predates the column (filled with NULL).
+    /// file predates the column (filled from `fills`).
     mapping: Vec<Option<usize>>,
+    /// For each user column of the read schema, its current metadata: the type a column
+    /// stored in another type is cast to, the default a missing column is filled with.
+    fills: Vec<Option<ColumnMetadata>>,
     metrics: SstReadMetrics,
     /// The scan's counters, fed as this reader decodes.
     scan_metrics: Option<Arc<ScanMetrics>>,
@@ -215,25 +218,72 @@ impl SstReader {
             path: path.clone(),
             reason,
         };
+        // Columns by id: a file written before an ALTER may lack columns, hold them in
+        // another type, or hold a dropped column under a name now reused (read/compat.rs).
+        // (Parsed only for a region that was ever altered: others read every file by name.)
+        let file_metadata = (format.metadata().schema_version != 0)
+            .then(|| compat::file_metadata(&metadata))
+            .flatten();
+        let sources = compat::column_sources(&format, file_metadata.as_ref());
         let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, metadata);
         let file_schema = builder.schema().clone();
+        // The file column name of each read-schema column (user columns, then internal).
+        let file_names: Vec<Option<String>> = sources
+            .iter()
+            .map(|source| match source {
+                compat::ColumnSource::File(name) | compat::ColumnSource::Cast(name) => {
+                    Some(name.clone())
+                }
+                compat::ColumnSource::Default => None,
+            })
+            .chain(
+                format.schema().fields()[sources.len()..]
+                    .iter()
+                    .map(|f| Some(f.name().clone())),
+            )
+            .collect();
+        // Filters only on columns the file holds as they are now (same id and type).
+        let unchanged = |name: &str| {
+            format
+                .read_columns()
+                .iter()
+                .zip(&sources)
+                .any(|(&i, source)| {
+                    format.metadata().columns[i].name == name
+                        && *source == compat::ColumnSource::File(name.to_string())
+                })
+        };
+        let tag_filters: Vec<TagFilter> = tag_filters
+            .iter()
+            .filter(|f| unchanged(&f.column))
+            .cloned()
+            .collect();
+        let tag_filters = tag_filters.as_slice();
+        let field_filters: Vec<&FieldFilter> = field_filters
+            .iter()
+            .filter(|f| unchanged(&f.column))
+            .collect();
         let mut roots = Vec::new();
-        for field in format.schema().fields() {
-            if let Ok(index) = file_schema.index_of(field.name()) {
+        for name in file_names.iter().flatten() {
+            if let Ok(index) = file_schema.index_of(name) {
                 roots.push(index);
             }
         }
         roots.sort_unstable();
-        let mapping: Vec<Option<usize>> = format
-            .schema()
-            .fields()
+        let mapping: Vec<Option<usize>> = file_names
             .iter()
-            .map(|field| {
-                file_schema
-                    .index_of(field.name())
-                    .ok()
+            .map(|name| {
+                name.as_ref()
+                    .and_then(|name| file_schema.index_of(name).ok())
                     .and_then(|index| roots.iter().position(|&r| r == index))
             })
+            .collect();
+        let fills: Vec<Option<ColumnMetadata>> = format
+            .read_columns()
+            .iter()
+            .map(|&i| Some(format.metadata().columns[i].clone()))
+            .chain(std::iter::repeat(None))
+            .take(file_names.len())
             .collect();
         for position in [
             format.time_index_position(),
@@ -303,7 +353,7 @@ impl SstReader {
             if file_schema.field(index).data_type() != &DataType::Float64 {
                 continue;
             }
-            let filter = filter.clone();
+            let filter: FieldFilter = filter.clone();
             let column = ProjectionMask::roots(builder.parquet_schema(), [index]);
             predicates.push(Box::new(ArrowPredicateFn::new(
                 column,
@@ -335,6 +385,7 @@ impl SstReader {
             inner,
             format,
             mapping,
+            fills,
             metrics,
             scan_metrics: None,
         })
@@ -357,24 +408,26 @@ impl SstReader {
 
     fn convert(&self, batch: RecordBatch) -> Result<RecordBatch> {
         let schema = self.format.schema();
-        let columns: Vec<ArrayRef> = self
-            .mapping
-            .iter()
-            .zip(schema.fields())
-            .map(
-                |(index, field)| match index.and_then(|i| batch.columns().get(i)) {
-                    Some(column) => column.clone(),
-                    None => new_null_array(field.data_type(), batch.num_rows()),
-                },
-            )
-            .collect();
-        RecordBatch::try_new(schema.clone(), columns).map_err(|source| {
-            Error::Arrow {
-                path: self.path.clone(),
-                source,
-            }
-            .into()
-        })
+        let arrow_err = |source| Error::Arrow {
+            path: self.path.clone(),
+            source,
+        };
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+        for (k, (index, field)) in self.mapping.iter().zip(schema.fields()).enumerate() {
+            let fill = self.fills.get(k).and_then(Option::as_ref);
+            let column = match (index.and_then(|i| batch.columns().get(i)), fill) {
+                (Some(column), _) if column.data_type() == field.data_type() => column.clone(),
+                // MODIFY COLUMN: stored in the old type, cast at read (NULL where a value
+                // does not convert, as GreptimeDB's compat reader).
+                (Some(column), _) => {
+                    arrow::compute::cast(column, field.data_type()).map_err(arrow_err)?
+                }
+                (None, Some(column)) => compat::default_array(column, batch.num_rows()),
+                (None, None) => new_null_array(field.data_type(), batch.num_rows()),
+            };
+            columns.push(column);
+        }
+        RecordBatch::try_new(schema.clone(), columns).map_err(|source| arrow_err(source).into())
     }
 }
 

@@ -77,6 +77,7 @@ pub(crate) fn tsbs_metadata() -> RegionMetadata {
         primary_key: (0..10).collect(),
         time_index: 10,
         schema_version: 0,
+        next_column_id: 0,
     }
 }
 

@@ -60,15 +60,15 @@ pub(crate) fn is_table_option(key: &str) -> bool {
 }
 
 /// A column as written, before the table-level rules assign its role.
-struct Column {
-    name: String,
-    data_type: ColumnDataType,
+pub(super) struct Column {
+    pub(super) name: String,
+    pub(super) data_type: ColumnDataType,
     /// `Some(true)` for `NULL`, `Some(false)` for `NOT NULL`.
-    null: Option<bool>,
-    default: Option<String>,
-    comment: Option<String>,
-    time_index: bool,
-    primary_key: bool,
+    pub(super) null: Option<bool>,
+    pub(super) default: Option<String>,
+    pub(super) comment: Option<String>,
+    pub(super) time_index: bool,
+    pub(super) primary_key: bool,
 }
 
 /// Table constraints as written.
@@ -169,6 +169,12 @@ fn parse_column_list(ctx: &mut Ctx<'_>) -> Result<Vec<String>> {
 
 /// `name type option*`.
 fn parse_column(ctx: &mut Ctx<'_>, table: &str) -> Result<Column> {
+    parse_column_def(ctx, table, false)
+}
+
+/// `name type option*`, ending before `,` or `)`; in an `ALTER TABLE ... ADD` (`in_alter`)
+/// also before the end of the statement, `FIRST` and `AFTER`.
+pub(super) fn parse_column_def(ctx: &mut Ctx<'_>, table: &str, in_alter: bool) -> Result<Column> {
     let (name, word, token) = ctx.parse_ident("a column definition")?;
     if is_keyword(&word) {
         return Err(ctx.error_at(
@@ -197,7 +203,12 @@ fn parse_column(ctx: &mut Ctx<'_>, table: &str) -> Result<Column> {
     };
     loop {
         let next = ctx.parser.peek_token();
-        if matches!(next.token, Token::Comma | Token::RParen) {
+        if matches!(next.token, Token::Comma | Token::RParen)
+            || (in_alter
+                && (matches!(next.token, Token::EOF | Token::SemiColon)
+                    || is_word(&next.token, "FIRST")
+                    || is_word(&next.token, "AFTER")))
+        {
             return Ok(column);
         }
         if ctx.parse_words(&["TIME", "INDEX"]) {
@@ -268,7 +279,7 @@ fn parse_column(ctx: &mut Ctx<'_>, table: &str) -> Result<Column> {
 
 /// The SQL text of a `DEFAULT` expression. Bare identifiers (e.g. `now` instead of `now()`)
 /// are rejected, as in GreptimeDB.
-fn default_text(expr: &Expr, column: &str, table: &str) -> Result<String> {
+pub(super) fn default_text(expr: &Expr, column: &str, table: &str) -> Result<String> {
     if matches!(expr, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
         return Err(Error::invalid_ddl(format!(
             "Invalid default value '{expr}' for column '{column}' in table '{table}': use a \
