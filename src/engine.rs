@@ -431,6 +431,8 @@ where
 }
 
 #[cfg(test)]
+pub(crate) mod fuzz;
+#[cfg(test)]
 mod options_tests;
 #[cfg(test)]
 pub(crate) mod test_util;

@@ -277,4 +277,47 @@ mod tests {
         }
         assert!(decode(&encode(&data).unwrap()).is_err());
     }
+
+    /// Fuzzing (`crate::engine::fuzz`): raw damage to the file, and damage to the JSON
+    /// payload behind a valid checksum (what a bug or hand edit would leave). An accepted
+    /// catalog is consistent and encodes to a file that decodes to the same catalog.
+    #[test]
+    fn fuzz_catalog() {
+        use crate::engine::fuzz;
+        let mut two = sample();
+        two.tables.insert(
+            "mem".into(),
+            TableInfo {
+                table_id: 5,
+                region_ids: vec![RegionId::new(5, 0)],
+                options: BTreeMap::new(),
+                created_at_ms: -1,
+            },
+        );
+        two.next_table_id = 9;
+        let files = vec![
+            encode(&sample()).unwrap(),
+            encode(&two).unwrap(),
+            encode(&CatalogData::default()).unwrap(),
+        ];
+        let decode_checked = |bytes: &[u8]| match decode(bytes) {
+            Ok(data) => {
+                assert!(check(&data).is_ok());
+                assert_eq!(decode(&encode(&data).unwrap()).unwrap(), data);
+                true
+            }
+            Err(err) => {
+                assert!(err.to_string().contains(CATALOG_PATH), "{err}");
+                false
+            }
+        };
+        fuzz::run("catalog_file", &files, 1500, decode_checked);
+        let payloads: Vec<Vec<u8>> = files
+            .iter()
+            .map(|f| fuzz::split_single_frame(f).unwrap().2)
+            .collect();
+        fuzz::run("catalog_json", &payloads, 1500, |json| {
+            decode_checked(&fuzz::reframe(*b"TSCT\x01\x00", RECORD_TYPE_CATALOG, json))
+        });
+    }
 }

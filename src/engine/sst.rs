@@ -58,6 +58,33 @@ pub enum Error {
 /// Result of SST operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Runs a Parquet decoding step `f` of the SST at `path`, turning a panic of the decoder into
+/// [`Error::Invalid`] naming the file. parquet 59 panics on some malformed files instead of
+/// returning an error (found by `fuzz_sst_files`, e.g. "Decoder for dict should have been
+/// set" for a dictionary-encoded page without its dictionary page). SSTs are CRC-checked
+/// before decoding, so only a bug or a crafted file reaches this, but a damaged file must be
+/// an error, never a crash of the process (as the WAL's Arrow IPC decoding, `wal/entry.rs`).
+///
+/// # Errors
+/// `f`'s error, or [`Error::Invalid`] if it panicked.
+pub(crate) fn catch_decoder_panic<T>(
+    path: &str,
+    f: impl FnOnce() -> crate::engine::error::Result<T>,
+) -> crate::engine::error::Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(Error::Invalid {
+            path: path.to_string(),
+            reason: format!("the Parquet decoder panicked (damaged file?): {message}"),
+        }
+        .into())
+    })
+}
+
 /// Directory (object prefix) of a region: `regions/{table_id}_{region_number}`.
 pub fn region_dir(region_id: RegionId) -> Path {
     Path::from(format!("regions/{region_id}"))

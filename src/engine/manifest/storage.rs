@@ -243,7 +243,15 @@ pub(super) async fn read_delta(
     version: u64,
 ) -> Result<Vec<ManifestAction>> {
     let bytes = storage.get(path).await?;
-    let delta: Delta = decode(FileKind::Delta, path, &bytes)?;
+    decode_delta(path, version, &bytes)
+}
+
+/// Decodes the bytes of the delta at `path`, which the listing named as `version` (no I/O).
+///
+/// # Errors
+/// As [`read_delta`], without [`Error::Storage`].
+pub(super) fn decode_delta(path: &Path, version: u64, bytes: &[u8]) -> Result<Vec<ManifestAction>> {
+    let delta: Delta = decode(FileKind::Delta, path, bytes)?;
     check_version(path, version, delta.version)?;
     for action in &delta.actions {
         if let ManifestAction::Change { metadata } = action {
@@ -263,7 +271,16 @@ pub(super) async fn read_checkpoint(
     version: u64,
 ) -> Result<RegionManifest> {
     let bytes = storage.get(path).await?;
-    let checkpoint: Checkpoint = decode(FileKind::Checkpoint, path, &bytes)?;
+    decode_checkpoint(path, version, &bytes)
+}
+
+/// Decodes the bytes of the checkpoint at `path`, which the listing named as `version` (no
+/// I/O).
+///
+/// # Errors
+/// As [`read_checkpoint`], without [`Error::Storage`].
+pub(super) fn decode_checkpoint(path: &Path, version: u64, bytes: &[u8]) -> Result<RegionManifest> {
+    let checkpoint: Checkpoint = decode(FileKind::Checkpoint, path, bytes)?;
     check_version(path, version, checkpoint.version)?;
     let manifest = checkpoint
         .into_manifest()
@@ -301,7 +318,7 @@ fn corruption(path: &Path, reason: String) -> Error {
 }
 
 /// Encodes `payload` as a manifest file of `kind` and format `version`.
-fn encode<T: serde::Serialize>(
+pub(super) fn encode<T: serde::Serialize>(
     kind: FileKind,
     path: &Path,
     payload: &T,
@@ -325,11 +342,16 @@ fn encode<T: serde::Serialize>(
 /// Decodes a manifest file of `kind`; every failure names `path`.
 fn decode<T: serde::de::DeserializeOwned>(kind: FileKind, path: &Path, bytes: &[u8]) -> Result<T> {
     codec::decode_header(bytes, kind.magic(), ALTERED_FORMAT_VERSION).map_err(|e| match e {
-        DecodeError::UnsupportedVersion { found, supported } => Error::UnsupportedVersion {
-            path: path.to_string(),
-            found,
-            supported,
-        },
+        // Only a version above ours is a newer build's file; version 0 was never written, so
+        // it is damage (it was reported as "open it with a newer tsdb", found by
+        // tests/damage.rs).
+        DecodeError::UnsupportedVersion { found, supported } if found > supported => {
+            Error::UnsupportedVersion {
+                path: path.to_string(),
+                found,
+                supported,
+            }
+        }
         other => corruption(path, format!("file header: {other}")),
     })?;
     let body = bytes.get(codec::FILE_HEADER_LEN..).unwrap_or_default();
@@ -450,6 +472,12 @@ mod tests {
                 supported: 2,
                 ..
             })
+        ));
+        // Version 0 was never written: damage, not a newer build's file.
+        newer[4] = 0;
+        assert!(matches!(
+            decode::<Delta>(FileKind::Delta, &path, &newer),
+            Err(Error::Corruption { .. })
         ));
         assert_eq!(version_for(std::iter::empty()), FORMAT_VERSION);
         let mut metadata = crate::engine::test_util::cpu_metadata();

@@ -495,4 +495,5 @@ fn edit_json_shape() {
     );
 }
 
+mod fuzz;
 mod torn;

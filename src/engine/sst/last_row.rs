@@ -30,8 +30,8 @@ use crate::engine::cache::CachedSst;
 use crate::engine::error::Result;
 use crate::engine::metadata::OpType;
 use crate::engine::read::{OP_TYPE_COLUMN, ReadFormat};
-use crate::engine::sst::Error;
 use crate::engine::sst::series::{self, SERIES_ROWS_KEY, SeriesRuns};
+use crate::engine::sst::{Error, catch_decoder_panic};
 use crate::engine::time_range::TimeRange;
 
 /// Rows per batch while decoding the internal columns.
@@ -258,9 +258,11 @@ fn decode(sst: &CachedSst, roots: &[usize], ranges: &[Range<usize>]) -> Result<V
         .with_batch_size(BATCH_ROWS)
         .build()
         .map_err(parquet_error)?;
-    reader
-        .map(|batch| batch.map_err(|e| arrow_error(sst, e).into()))
-        .collect()
+    catch_decoder_panic(&sst.path, || {
+        reader
+            .map(|batch| batch.map_err(|e| arrow_error(sst, e).into()))
+            .collect()
+    })
 }
 
 /// The row groups that hold rows of `ranges` and the selection of those rows relative to

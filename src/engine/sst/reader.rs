@@ -25,7 +25,7 @@ use crate::engine::region::scan_metrics::ScanMetrics;
 use crate::engine::sst::file::FileMeta;
 use crate::engine::sst::format::{FORMAT_VERSION, FORMAT_VERSION_KEY};
 use crate::engine::sst::page_prune::plan_pages;
-use crate::engine::sst::{Error, sst_path};
+use crate::engine::sst::{Error, catch_decoder_panic, sst_path};
 use crate::engine::time_range::TimeRange;
 
 /// Fetches an SST's bytes and checks them against the manifest's size and CRC-32.
@@ -64,6 +64,10 @@ pub async fn fetch_sst(
 /// [`Error::Parquet`] for an unreadable footer, [`Error::Invalid`] for a file without
 /// `tsdb:format_version` or of a newer format version.
 pub fn load_metadata(path: &str, bytes: &Bytes) -> Result<ArrowReaderMetadata> {
+    catch_decoder_panic(path, || load_metadata_unguarded(path, bytes))
+}
+
+fn load_metadata_unguarded(path: &str, bytes: &Bytes) -> Result<ArrowReaderMetadata> {
     let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
     let metadata = ArrowReaderMetadata::load(bytes, options).map_err(|source| Error::Parquet {
         path: path.to_string(),
@@ -79,8 +83,13 @@ pub fn load_metadata(path: &str, bytes: &Bytes) -> Result<ArrowReaderMetadata> {
         .key_value_metadata()
         .and_then(|kvs| kvs.iter().find(|kv| kv.key == FORMAT_VERSION_KEY))
         .and_then(|kv| kv.value.as_deref())
-        .and_then(|v| v.parse::<u32>().ok())
         .ok_or_else(|| invalid(format!("missing {FORMAT_VERSION_KEY}")))?;
+    let version = version.parse::<u32>().map_err(|_| {
+        invalid(format!(
+            "{FORMAT_VERSION_KEY} '{}' is not a format version",
+            version.chars().take(40).collect::<String>()
+        ))
+    })?;
     if version == 0 || version > FORMAT_VERSION {
         return Err(invalid(format!(
             "format version {version} is newer than this build reads ({FORMAT_VERSION})"
@@ -117,6 +126,8 @@ pub struct SstReader {
     metrics: SstReadMetrics,
     /// The scan's counters, fed as this reader decodes.
     scan_metrics: Option<Arc<ScanMetrics>>,
+    /// Set after the first error: the Parquet decoder's state is unknown, so the reader ends.
+    broken: bool,
 }
 
 impl SstReader {
@@ -388,6 +399,7 @@ impl SstReader {
             fills,
             metrics,
             scan_metrics: None,
+            broken: false,
         })
     }
 
@@ -435,23 +447,35 @@ impl Iterator for SstReader {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let batch = self.inner.next()?;
+        if self.broken {
+            return None;
+        }
+        let inner = &mut self.inner;
+        let batch = match catch_decoder_panic(&self.path, || Ok(inner.next())) {
+            Ok(batch) => batch?,
+            Err(panicked) => {
+                self.broken = true;
+                return Some(Err(panicked));
+            }
+        };
         if let Ok(batch) = &batch {
             self.metrics.rows_decoded += batch.num_rows();
             if let Some(scan) = &self.scan_metrics {
                 ScanMetrics::add(&scan.rows_decoded, batch.num_rows() as u64);
             }
         }
-        Some(
-            batch
-                .map_err(|source| {
-                    Error::Arrow {
-                        path: self.path.clone(),
-                        source,
-                    }
-                    .into()
-                })
-                .and_then(|batch| self.convert(batch)),
-        )
+        let result = batch
+            .map_err(|source| {
+                Error::Arrow {
+                    path: self.path.clone(),
+                    source,
+                }
+                .into()
+            })
+            .and_then(|batch| self.convert(batch));
+        // After a decoding error (or panic) the Parquet reader may return the same error on
+        // every later call and never end (found by fuzzing): one error ends the stream.
+        self.broken = result.is_err();
+        Some(result)
     }
 }

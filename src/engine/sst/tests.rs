@@ -379,3 +379,4 @@ fn field_filters_keep_only_passing_rows() {
     assert_eq!(rows, expected);
     assert_eq!(reader.metrics().rows_decoded, expected);
 }
+mod fuzz;

@@ -11,6 +11,7 @@ use super::segment::{self, ScanEnd};
 use super::*;
 use crate::engine::codec;
 
+mod fuzz;
 mod recovery;
 
 fn schema() -> SchemaRef {
