@@ -292,6 +292,7 @@ mod tests {
                 region_ids: vec![RegionId::new(5, 0)],
                 options: BTreeMap::new(),
                 created_at_ms: -1,
+                column_comments: BTreeMap::new(),
             },
         );
         two.next_table_id = 9;
