@@ -18,6 +18,7 @@ mod alter_options;
 pub mod builder;
 pub mod error;
 pub mod persist;
+mod views;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -26,13 +27,29 @@ use bytes::Bytes;
 use object_store::path::Path;
 
 pub use error::{Error, Result};
-pub use persist::{CatalogData, TableInfo};
+pub use persist::{CatalogData, TableInfo, ViewInfo};
 
 use crate::engine::Engine;
 use crate::engine::io::ObjectStorage;
 use crate::engine::metadata::RegionId;
 use crate::engine::region::RegionRef;
 use crate::sql::CreateTable;
+
+/// The `comment` table option (`WITH (comment = '...')`, GreptimeDB's table description): kept
+/// in [`TableInfo::options`] and shown by `SHOW CREATE TABLE`, never passed to the engine.
+pub const COMMENT_OPTION: &str = "comment";
+
+/// `create` without the [`COMMENT_OPTION`], which is the catalog's and not an engine option
+/// (what [`builder::region_metadata`] checks).
+pub fn without_comment(create: &CreateTable) -> std::borrow::Cow<'_, CreateTable> {
+    if create.options.contains_key(COMMENT_OPTION) {
+        let mut engine_create = create.clone();
+        engine_create.options.remove(COMMENT_OPTION);
+        std::borrow::Cow::Owned(engine_create)
+    } else {
+        std::borrow::Cow::Borrowed(create)
+    }
+}
 
 /// A table: its catalog entry and its open region.
 #[derive(Debug, Clone)]
@@ -197,7 +214,9 @@ impl Catalog {
         let _ddl = self.ddl.lock().await;
         let (mut data, table_id) = {
             let state = self.read();
-            if state.data.tables.contains_key(&create.name) {
+            if state.data.tables.contains_key(&create.name)
+                || state.data.views.contains_key(&create.name)
+            {
                 return Err(Error::TableExists {
                     name: create.name.clone(),
                 });
@@ -208,9 +227,19 @@ impl Catalog {
             .checked_add(1)
             .ok_or(Error::TableIdsExhausted { next: table_id })?;
         let region_id = RegionId::new(table_id, 0);
-        let metadata = builder::region_metadata(create, region_id)?;
-        let (table_options, stored_options) =
-            builder::table_options(&create.name, &create.options)?;
+        let engine_create = without_comment(create);
+        let metadata = builder::region_metadata(&engine_create, region_id)?;
+        let column_comments = create
+            .columns
+            .iter()
+            .zip(&metadata.columns)
+            .filter_map(|(def, column)| Some((column.column_id, def.comment.clone()?)))
+            .collect();
+        let (table_options, mut stored_options) =
+            builder::table_options(&create.name, &engine_create.options)?;
+        if let Some(comment) = create.options.get(COMMENT_OPTION) {
+            stored_options.insert(COMMENT_OPTION.to_string(), comment.clone());
+        }
         let region = self
             .engine
             .create_region_with(metadata, table_options)
@@ -223,6 +252,7 @@ impl Catalog {
             region_ids: vec![region_id],
             options: stored_options,
             created_at_ms: chrono::Utc::now().timestamp_millis(),
+            column_comments,
         };
         data.next_table_id = next;
         data.tables.insert(create.name.clone(), info.clone());
@@ -286,7 +316,7 @@ impl Catalog {
     pub async fn rename_table(&self, from: &str, to: &str) -> Result<Table> {
         let _ddl = self.ddl.lock().await;
         let mut data = self.read().data.clone();
-        if data.tables.contains_key(to) {
+        if data.tables.contains_key(to) || data.views.contains_key(to) {
             return Err(Error::TableExists {
                 name: to.to_string(),
             });

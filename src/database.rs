@@ -26,14 +26,18 @@ use crate::query::Progress;
 use crate::query::show;
 use crate::query::table_provider::{TsdbTable, check_defaults};
 use crate::sql::statement::{CopySource, CopyStatement};
-use crate::sql::{AdminFunction, CreateTable, Statement};
+use crate::sql::{CreateTable, Statement};
 
+mod admin;
 mod alter;
 #[cfg(test)]
 mod crash_tests;
+mod ddl;
 mod session;
+mod show_columns;
 mod stream;
 mod table_options;
+mod views;
 pub use stream::{OutputStream, ResultStream};
 
 /// Name of the lock file in the data directory.
@@ -158,14 +162,16 @@ impl Database {
             let provider = TsdbTable::try_new(table.name.clone(), table.region, &state)?;
             ctx.register_table(bare(&table.name), Arc::new(provider))?;
         }
-        Ok(Database {
+        let db = Database {
             data_dir,
             lock_file,
             engine,
             catalog,
             ctx,
             ddl: tokio::sync::Mutex::new(()),
-        })
+        };
+        db.register_views().await;
+        Ok(db)
     }
 
     /// The data directory.
@@ -234,7 +240,36 @@ impl Database {
     ) -> Result<Output> {
         match statement {
             Statement::CreateTable(create) => self.create_table(create).await,
+            Statement::CreateTableLike {
+                name,
+                source,
+                if_not_exists,
+            } => self.create_table_like(name, &source, if_not_exists).await,
             Statement::DropTable { names, if_exists } => self.drop_tables(&names, if_exists).await,
+            Statement::CreateView {
+                name,
+                or_replace,
+                if_not_exists,
+                columns,
+                query,
+                definition,
+            } => {
+                let info = crate::catalog::ViewInfo {
+                    definition,
+                    query,
+                    columns,
+                    created_at_ms: chrono::Utc::now().timestamp_millis(),
+                };
+                self.create_view(name, info, or_replace, if_not_exists)
+                    .await
+            }
+            Statement::DropView { names, if_exists } => self.drop_views(&names, if_exists).await,
+            Statement::ShowViews { like } => self.show_views(like.as_deref()),
+            Statement::ShowColumns { table, full, like } => {
+                self.show_columns(&table, full, like.as_deref()).await
+            }
+            Statement::ShowIndex { table } => self.show_index(&table).await,
+            Statement::ShowCreateView { view } => self.show_create_view(&view),
             Statement::Describe { table } => self.describe(&table).await,
             Statement::ShowTables { like } => self.show_tables(like.as_deref()),
             Statement::ShowCreateTable { table } => self.show_create_table(&table).await,
@@ -310,7 +345,10 @@ impl Database {
             return Err(Error::TableAlreadyExists { name: create.name });
         }
         // Validate everything that can fail before the region is created.
-        let probe = Arc::new(region_metadata(&create, RegionId::new(0, 0))?);
+        let probe = Arc::new(region_metadata(
+            &crate::catalog::without_comment(&create),
+            RegionId::new(0, 0),
+        )?);
         for text in create.columns.iter().filter_map(|c| c.default.as_deref()) {
             crate::sql::check_expression_depth(text)?;
         }
@@ -321,11 +359,18 @@ impl Database {
         let provider = TsdbTable::try_new(table.name.clone(), table.region, &state)?;
         self.ctx
             .register_table(bare(&table.name), Arc::new(provider))?;
+        self.register_views().await;
         Ok(Output::AffectedRows(0))
     }
 
     async fn drop_tables(&self, names: &[String], if_exists: bool) -> Result<Output> {
         let _ddl = self.ddl.lock().await;
+        if let Some(view) = names.iter().find(|n| self.catalog.view(n).is_some()) {
+            return Err(Error::Unsupported {
+                statement: "DROP TABLE",
+                reason: format!("'{view}' is a view: use DROP VIEW"),
+            });
+        }
         if !if_exists {
             for name in names {
                 if self.catalog.table(name).is_none() && !self.ctx.table_exist(bare(name))? {
@@ -341,6 +386,7 @@ impl Database {
                 self.ctx.deregister_table(bare(name))?;
             }
         }
+        self.register_views().await;
         Ok(Output::AffectedRows(0))
     }
 
@@ -379,7 +425,12 @@ impl Database {
     async fn show_create_table(&self, name: &str) -> Result<Output> {
         if let Some(table) = self.catalog.table(name) {
             let metadata = table.region.metadata();
-            let sql = crate::sql::create_table_sql(name, &metadata, &table.info.options);
+            let sql = crate::sql::create_table_sql_with_comments(
+                name,
+                &metadata,
+                &table.info.options,
+                &table.info.column_comments,
+            );
             return Ok(Output::records(show::show_create_table(name, &sql)?));
         }
         let provider =
@@ -396,28 +447,6 @@ impl Database {
                 reason: format!("table '{name}' has no stored definition"),
             }),
         }
-    }
-
-    async fn admin(&self, function: AdminFunction) -> Result<Output> {
-        let (name, flush) = match &function {
-            AdminFunction::FlushTable { table } => (table, true),
-            AdminFunction::CompactTable { table } => (table, false),
-        };
-        let Some(table) = self.catalog.table(name) else {
-            if self.ctx.table_exist(bare(name))? {
-                return Err(Error::Unsupported {
-                    statement: "ADMIN",
-                    reason: format!("table '{name}' is not stored by tsdb"),
-                });
-            }
-            return Err(Error::TableNotFound { name: name.clone() });
-        };
-        if flush {
-            table.region.flush().await?;
-        } else {
-            table.region.compact().await?;
-        }
-        Ok(Output::AffectedRows(0))
     }
 
     /// `COPY ... TO` / `COPY ... FROM` (see [`crate::query::copy`]).
@@ -512,7 +541,13 @@ impl Database {
         // Operator chains deep enough to overflow DataFusion's recursion are refused first.
         crate::sql::check_expression_depth(text)?;
         let state = self.ctx.state();
-        let plan = match state.create_logical_plan(text).await {
+        let planned = async {
+            let dialect = state.config().options().sql_parser.dialect;
+            let mut statement = state.sql_to_statement(text, &dialect)?;
+            crate::query::type_alias::rewrite_statement(&mut statement);
+            state.statement_to_plan(statement).await
+        };
+        let plan = match planned.await {
             Ok(plan) => plan,
             Err(err) => {
                 // A syntax error (possibly wrapped in a diagnostic or context) becomes ours,

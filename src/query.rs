@@ -21,6 +21,7 @@ pub mod tag_filter;
 pub mod time_filter;
 pub mod time_functions;
 pub mod time_zone;
+pub mod type_alias;
 
 pub use error::Error;
 pub use progress::{Progress, ProgressSnapshot};

@@ -16,7 +16,7 @@ pub mod splitter;
 pub mod statement;
 
 pub use depth::{MAX_EXPRESSION_DEPTH, check_expression_depth};
-pub use display::create_table_sql;
+pub use display::{create_table_sql, create_table_sql_with_comments};
 pub use error::{Error, Result, Unterminated};
 pub use parser::parse_statement;
 pub use splitter::{StatementSplitter, split_statements};

@@ -99,7 +99,12 @@ impl Catalog {
                 }
             }
         }
-        let (table_options, stored) = builder::table_options(name, &options)?;
+        // The table comment is the catalog's, not an engine option (see `COMMENT_OPTION`).
+        let comment = options.remove(super::COMMENT_OPTION);
+        let (table_options, mut stored) = builder::table_options(name, &options)?;
+        if let Some(comment) = comment {
+            stored.insert(super::COMMENT_OPTION.to_string(), comment);
+        }
         info.options = stored;
         let info = info.clone();
         self.persist(&data).await?;

@@ -79,6 +79,14 @@ pub enum Error {
     #[error("Table not found: {name}")]
     TableNotFound { name: String },
 
+    /// A view with this name exists.
+    #[error("View already exists: {name}")]
+    ViewExists { name: String },
+
+    /// No view has this name.
+    #[error("View not found: {name}")]
+    ViewNotFound { name: String },
+
     /// Every table id has been used.
     #[error("no table ids left (next_table_id is {next})")]
     TableIdsExhausted { next: u32 },

@@ -17,7 +17,13 @@ pub const CATALOG_DIR: &str = "catalog";
 /// Magic bytes of the catalog file.
 pub const CATALOG_MAGIC: [u8; 4] = *b"TSCT";
 /// Format version written (and the highest read) by this build.
-pub const CATALOG_VERSION: u16 = 1;
+pub const CATALOG_VERSION: u16 = 2;
+
+/// The version written for a catalog without views or column comments: such a catalog is
+/// written exactly as before they existed, so older builds still open it. A catalog holding
+/// either is version [`CATALOG_VERSION`], which builds that would silently drop them (their
+/// next DDL rewrites the file without the fields they do not know) refuse as newer.
+pub const CATALOG_VERSION_PLAIN: u16 = 1;
 /// Record type of the single frame.
 pub const RECORD_TYPE_CATALOG: u8 = 1;
 
@@ -33,6 +39,25 @@ pub struct TableInfo {
     pub options: BTreeMap<String, String>,
     /// Creation time, milliseconds since the Unix epoch.
     pub created_at_ms: i64,
+    /// Column `COMMENT 'text'`s by column id (ids survive renames). Absent from catalogs
+    /// written before comments were kept, and omitted while empty.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub column_comments: BTreeMap<u32, String>,
+}
+
+/// What the catalog knows about one view (`CREATE VIEW name AS query`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewInfo {
+    /// The `CREATE [OR REPLACE] VIEW ...` statement as `SHOW CREATE VIEW` prints it
+    /// (sqlparser's rendering, as GreptimeDB's).
+    pub definition: String,
+    /// The view's query (`SELECT ...`), planned again when the database opens.
+    pub query: String,
+    /// Column names given as `CREATE VIEW v (a, b) AS ...`, empty if none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<String>,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
 }
 
 /// The whole catalog.
@@ -42,6 +67,10 @@ pub struct CatalogData {
     pub next_table_id: u32,
     /// Tables by name.
     pub tables: BTreeMap<String, TableInfo>,
+    /// Views by name (absent in catalogs written before views were kept; omitted while
+    /// empty). A name is a table or a view, never both.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub views: BTreeMap<String, ViewInfo>,
 }
 
 impl Default for CatalogData {
@@ -49,6 +78,7 @@ impl Default for CatalogData {
         CatalogData {
             next_table_id: 1,
             tables: BTreeMap::new(),
+            views: BTreeMap::new(),
         }
     }
 }
@@ -62,7 +92,14 @@ pub fn encode(data: &CatalogData) -> Result<Vec<u8>> {
         reason: e.to_string(),
     })?;
     let mut buf = Vec::with_capacity(json.len() + 16);
-    codec::encode_header(&mut buf, CATALOG_MAGIC, CATALOG_VERSION);
+    let extended =
+        !data.views.is_empty() || data.tables.values().any(|t| !t.column_comments.is_empty());
+    let version = if extended {
+        CATALOG_VERSION
+    } else {
+        CATALOG_VERSION_PLAIN
+    };
+    codec::encode_header(&mut buf, CATALOG_MAGIC, version);
     codec::encode_frame(&mut buf, RECORD_TYPE_CATALOG, &json).map_err(|e| Error::Encode {
         reason: e.to_string(),
     })?;
@@ -105,8 +142,16 @@ pub fn decode(bytes: &[u8]) -> Result<CatalogData> {
     Ok(data)
 }
 
-/// Structural checks: ids unique and below `next_table_id`, regions belong to their table.
+/// Structural checks: ids unique and below `next_table_id`, regions belong to their table,
+/// no name is both a table and a view.
 fn check(data: &CatalogData) -> std::result::Result<(), String> {
+    if let Some(name) = data
+        .views
+        .keys()
+        .find(|name| data.tables.contains_key(*name))
+    {
+        return Err(format!("'{name}' is both a table and a view"));
+    }
     let mut ids = std::collections::HashSet::new();
     for (name, info) in &data.tables {
         if !ids.insert(info.table_id) {
@@ -151,6 +196,7 @@ mod tests {
                 region_ids: vec![RegionId::new(1, 0)],
                 options: BTreeMap::from([("ttl".to_string(), "7d".to_string())]),
                 created_at_ms: 1_700_000_000_000,
+                column_comments: BTreeMap::from([(2, "it's a comment".to_string())]),
             },
         );
         data.next_table_id = 2;
@@ -162,13 +208,34 @@ mod tests {
         let data = sample();
         let bytes = encode(&data).unwrap();
         assert_eq!(&bytes[..4], b"TSCT");
-        assert_eq!(&bytes[4..6], &1u16.to_le_bytes());
+        // Column comments make it version 2; without them it is written as version 1.
+        assert_eq!(&bytes[4..6], &2u16.to_le_bytes());
+        let mut plain = data.clone();
+        plain
+            .tables
+            .values_mut()
+            .for_each(|t| t.column_comments.clear());
+        assert_eq!(&encode(&plain).unwrap()[4..6], &1u16.to_le_bytes());
         // format_spec: payload_len at 6..10, record_type at 10, JSON from 11, CRC last.
         let len = u32::from_le_bytes(bytes[6..10].try_into().unwrap()) as usize;
         assert_eq!(bytes[10], RECORD_TYPE_CATALOG);
         assert_eq!(bytes.len(), 11 + len + 4);
         assert_eq!(bytes[11], b'{');
         assert_eq!(decode(&bytes).unwrap(), data);
+    }
+
+    #[test]
+    fn catalogs_without_comments_still_decode() {
+        // A catalog as written before column comments were kept (no `column_comments`).
+        let json = br#"{"next_table_id":2,"tables":{"cpu":{"table_id":1,"region_ids":[4294967296],"options":{},"created_at_ms":5}}}"#;
+        let mut bytes = Vec::new();
+        codec::encode_header(&mut bytes, CATALOG_MAGIC, CATALOG_VERSION_PLAIN);
+        codec::encode_frame(&mut bytes, RECORD_TYPE_CATALOG, json).unwrap();
+        let data = decode(&bytes).unwrap();
+        assert!(data.tables["cpu"].column_comments.is_empty());
+        // ... and a catalog without comments is written as before.
+        let written = String::from_utf8(serde_json::to_vec(&data).unwrap()).unwrap();
+        assert!(!written.contains("column_comments"), "{written}");
     }
 
     #[test]
@@ -191,9 +258,9 @@ mod tests {
     #[test]
     fn a_newer_format_version_is_not_called_corruption() {
         let mut bytes = encode(&sample()).unwrap();
-        bytes[4..6].copy_from_slice(&2u16.to_le_bytes());
+        bytes[4..6].copy_from_slice(&3u16.to_le_bytes());
         let err = decode(&bytes).unwrap_err();
-        assert!(matches!(err, Error::NewerVersion { found: 2, .. }), "{err}");
+        assert!(matches!(err, Error::NewerVersion { found: 3, .. }), "{err}");
         assert!(err.to_string().contains("newer tsdb"), "{err}");
         bytes[4..6].copy_from_slice(&0u16.to_le_bytes());
         assert!(matches!(decode(&bytes), Err(Error::Corruption { .. })));
@@ -225,6 +292,7 @@ mod tests {
                 region_ids: vec![RegionId::new(5, 0)],
                 options: BTreeMap::new(),
                 created_at_ms: -1,
+                column_comments: BTreeMap::new(),
             },
         );
         two.next_table_id = 9;

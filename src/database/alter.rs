@@ -38,6 +38,8 @@ impl Database {
             let provider = TsdbTable::try_new(renamed.name.clone(), renamed.region, &state)?;
             self.ctx
                 .register_table(bare(&renamed.name), Arc::new(provider))?;
+            // Views bind the providers they read: plan them again (database/views.rs).
+            self.register_views().await;
             return Ok(Output::AffectedRows(0));
         }
         let current = table.region.metadata();
@@ -63,6 +65,7 @@ impl Database {
         self.ctx.deregister_table(bare(name))?;
         let provider = TsdbTable::try_new(table.name.clone(), table.region.clone(), &state)?;
         self.ctx.register_table(bare(name), Arc::new(provider))?;
+        self.register_views().await;
         Ok(Output::AffectedRows(0))
     }
 }

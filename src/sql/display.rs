@@ -29,6 +29,18 @@ pub fn create_table_sql(
     metadata: &RegionMetadata,
     options: &BTreeMap<String, String>,
 ) -> String {
+    create_table_sql_with_comments(table_name, metadata, options, &BTreeMap::new())
+}
+
+/// As [`create_table_sql`], with column comments by column id: `"c" DOUBLE NULL DEFAULT 0
+/// COMMENT 'text'` (GreptimeDB's order: nullability, default, comment; from
+/// `src/query/src/sql/show_create_table.rs`, `create_column`).
+pub fn create_table_sql_with_comments(
+    table_name: &str,
+    metadata: &RegionMetadata,
+    options: &BTreeMap<String, String>,
+    column_comments: &BTreeMap<u32, String>,
+) -> String {
     let mut lines: Vec<String> = metadata
         .columns
         .iter()
@@ -41,6 +53,9 @@ pub fn create_table_sql(
             );
             if let Some(default) = &column.default {
                 let _ = write!(line, " DEFAULT {default}");
+            }
+            if let Some(comment) = column_comments.get(&column.column_id) {
+                let _ = write!(line, " COMMENT {}", quote_string(comment));
             }
             line
         })

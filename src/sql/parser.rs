@@ -26,6 +26,8 @@ mod copy;
 mod create_table;
 mod data_type;
 mod session;
+mod show_columns;
+mod view;
 
 use sqlparser::dialect::GenericDialect;
 use sqlparser::keywords::Keyword;
@@ -77,7 +79,7 @@ pub fn parse_statement(sql: &str) -> Result<Statement> {
         sql,
     };
     let statement = match kind {
-        Kind::CreateTable => Statement::CreateTable(create_table::parse(&mut ctx)?),
+        Kind::CreateTable => create_table::parse(&mut ctx)?,
         Kind::DropTable => parse_drop_table(&mut ctx)?,
         Kind::Describe => {
             ctx.parser.next_token(); // DESC or DESCRIBE
@@ -93,6 +95,12 @@ pub fn parse_statement(sql: &str) -> Result<Statement> {
                 table: ctx.parse_table_name()?,
             }
         }
+        Kind::ShowColumns => show_columns::parse_show_columns(&mut ctx)?,
+        Kind::ShowIndex => show_columns::parse_show_index(&mut ctx)?,
+        Kind::CreateView => view::parse_create_view(&mut ctx)?,
+        Kind::DropView => view::parse_drop_view(&mut ctx)?,
+        Kind::ShowViews => view::parse_show_views(&mut ctx)?,
+        Kind::ShowCreateView => view::parse_show_create_view(&mut ctx)?,
         Kind::Admin => Statement::Admin(parse_admin(&mut ctx)?),
         Kind::Copy => Statement::Copy(copy::parse(&mut ctx)?),
         Kind::SetTimeZone => session::parse_set_time_zone(&mut ctx)?,
@@ -113,6 +121,12 @@ enum Kind {
     Describe,
     ShowTables,
     ShowCreateTable,
+    ShowColumns,
+    ShowIndex,
+    CreateView,
+    DropView,
+    ShowViews,
+    ShowCreateView,
     Admin,
     Copy,
     SetTimeZone,
@@ -163,7 +177,28 @@ fn classify(tokens: &[TokenWithSpan]) -> Option<Kind> {
     let first = significant.next()?;
     let second = significant.next().unwrap_or(&Token::EOF);
     let third = significant.next().unwrap_or(&Token::EOF);
-    if is_word(first, "CREATE") && is_word(second, "TABLE") {
+    let fourth = significant.next().unwrap_or(&Token::EOF);
+    if is_word(first, "CREATE")
+        && (is_word(second, "VIEW")
+            || (is_word(second, "OR") && is_word(third, "REPLACE") && is_word(fourth, "VIEW")))
+    {
+        Some(Kind::CreateView)
+    } else if is_word(first, "DROP") && is_word(second, "VIEW") {
+        Some(Kind::DropView)
+    } else if let Some(columns) = is_word(first, "SHOW")
+        .then(|| show_columns::classify(second, third))
+        .flatten()
+    {
+        Some(if columns {
+            Kind::ShowColumns
+        } else {
+            Kind::ShowIndex
+        })
+    } else if is_word(first, "SHOW") && is_word(second, "VIEWS") {
+        Some(Kind::ShowViews)
+    } else if is_word(first, "SHOW") && is_word(second, "CREATE") && is_word(third, "VIEW") {
+        Some(Kind::ShowCreateView)
+    } else if is_word(first, "CREATE") && is_word(second, "TABLE") {
         Some(Kind::CreateTable)
     } else if is_word(first, "DROP") && is_word(second, "TABLE") {
         Some(Kind::DropTable)
@@ -228,8 +263,10 @@ fn parse_show_tables(ctx: &mut Ctx<'_>) -> Result<Statement> {
     Ok(Statement::ShowTables { like })
 }
 
-/// `ADMIN flush_table('t')` / `ADMIN compact_table('t')`. The table name inside the string is
-/// parsed like a table name in SQL (`'Cpu'` is `cpu`, `'"Cpu"'` keeps its case).
+/// `ADMIN flush_table('t')` / `ADMIN compact_table('t')` / `ADMIN flush_region(id)` /
+/// `ADMIN compact_region(id)`. The table name inside the string is parsed like a table name
+/// in SQL (`'Cpu'` is `cpu`, `'"Cpu"'` keeps its case); a region id is a `u64`,
+/// `(table_id << 32) | region_number`, GreptimeDB's numbering.
 fn parse_admin(ctx: &mut Ctx<'_>) -> Result<AdminFunction> {
     ctx.expect_words(&["ADMIN"])?;
     let name_token = ctx.parser.next_token();
@@ -237,37 +274,65 @@ fn parse_admin(ctx: &mut Ctx<'_>) -> Result<AdminFunction> {
         Token::Word(word) => word.value.to_lowercase(),
         _ => return Err(ctx.error_at(found("an admin function name", &name_token), &name_token)),
     };
-    if function != "flush_table" && function != "compact_table" {
-        return Err(ctx.error_at(
-            format!(
-                "Unknown ADMIN function '{function}'; supported: flush_table('table'), \
-                 compact_table('table')"
-            ),
-            &name_token,
-        ));
-    }
+    let by_region = match function.as_str() {
+        "flush_table" | "compact_table" => false,
+        "flush_region" | "compact_region" => true,
+        _ => {
+            return Err(ctx.error_at(
+                format!(
+                    "Unknown ADMIN function '{function}'; supported: flush_table('table'), \
+                     compact_table('table'), flush_region(region_id), compact_region(region_id)"
+                ),
+                &name_token,
+            ));
+        }
+    };
     ctx.expect_token(&Token::LParen, "'('")?;
     let arg = ctx.parser.next_token();
-    let Token::SingleQuotedString(table) = &arg.token else {
-        return Err(ctx.error_at(found("the table name as a quoted string", &arg), &arg));
+    let parsed = if by_region {
+        let Token::Number(number, _) = &arg.token else {
+            return Err(ctx.error_at(found("the region id as a number", &arg), &arg));
+        };
+        let region_id = number.parse::<u64>().map_err(|_| {
+            ctx.error_at(
+                format!("Invalid region id {number}: expected an unsigned 64-bit integer"),
+                &arg,
+            )
+        })?;
+        if function == "flush_region" {
+            AdminFunction::FlushRegion { region_id }
+        } else {
+            AdminFunction::CompactRegion { region_id }
+        }
+    } else {
+        let Token::SingleQuotedString(table) = &arg.token else {
+            return Err(ctx.error_at(found("the table name as a quoted string", &arg), &arg));
+        };
+        let table = parse_quoted_table_name(table).map_err(|message| {
+            ctx.error_at(format!("Invalid table name '{table}': {message}"), &arg)
+        })?;
+        if function == "flush_table" {
+            AdminFunction::FlushTable { table }
+        } else {
+            AdminFunction::CompactTable { table }
+        }
     };
-    let table = parse_quoted_table_name(table).map_err(|message| {
-        ctx.error_at(format!("Invalid table name '{table}': {message}"), &arg)
-    })?;
     if !ctx.parser.consume_token(&Token::RParen) {
         let next = ctx.parser.peek_token();
+        let what = if by_region {
+            "the region id"
+        } else {
+            "the table name"
+        };
         return Err(ctx.error_at(
             format!(
-                "ADMIN {function} takes exactly one argument, the table name; found {}",
+                "ADMIN {function} takes exactly one argument, {what}; found {}",
                 describe(&next)
             ),
             &next,
         ));
     }
-    Ok(match function.as_str() {
-        "flush_table" => AdminFunction::FlushTable { table },
-        _ => AdminFunction::CompactTable { table },
-    })
+    Ok(parsed)
 }
 
 /// Parses the contents of a string argument as a table name.

@@ -13,6 +13,62 @@ pub use alter::{AddColumn, AddColumnLocation, AlterTable, AlterTableOperation};
 pub enum Statement {
     /// `CREATE TABLE` in GreptimeDB's dialect.
     CreateTable(CreateTable),
+    /// `CREATE TABLE [IF NOT EXISTS] name LIKE source` (GreptimeDB): a new, empty table with
+    /// `source`'s columns, keys, defaults, comments and options.
+    CreateTableLike {
+        /// The new table.
+        name: String,
+        /// The table whose definition is copied.
+        source: String,
+        /// `IF NOT EXISTS` was given.
+        if_not_exists: bool,
+    },
+    /// `CREATE [OR REPLACE] VIEW [IF NOT EXISTS] name [(columns)] AS query`.
+    CreateView {
+        /// The view's name.
+        name: String,
+        /// `OR REPLACE`: an existing view of this name is replaced.
+        or_replace: bool,
+        /// `IF NOT EXISTS`: an existing view is kept unchanged.
+        if_not_exists: bool,
+        /// Column names given after the name, empty if none.
+        columns: Vec<String>,
+        /// The query (`SELECT ...`), as sqlparser renders it.
+        query: String,
+        /// The whole statement as sqlparser renders it (what `SHOW CREATE VIEW` prints).
+        definition: String,
+    },
+    /// `DROP VIEW [IF EXISTS] a[, b]`.
+    DropView {
+        /// Views to drop, in order.
+        names: Vec<String>,
+        /// `IF EXISTS` was given: missing views are not an error.
+        if_exists: bool,
+    },
+    /// `SHOW VIEWS [LIKE 'pattern']`.
+    ShowViews {
+        /// The `LIKE` pattern, if given.
+        like: Option<String>,
+    },
+    /// `SHOW CREATE VIEW v`.
+    ShowCreateView {
+        /// The view whose definition to show.
+        view: String,
+    },
+    /// `SHOW [FULL] COLUMNS FROM t [LIKE 'pattern']`.
+    ShowColumns {
+        /// The table.
+        table: String,
+        /// `FULL`: also `Collation`, `Comment`, `Privileges`.
+        full: bool,
+        /// The `LIKE` pattern on column names, if given.
+        like: Option<String>,
+    },
+    /// `SHOW INDEX FROM t`.
+    ShowIndex {
+        /// The table.
+        table: String,
+    },
     /// `DROP TABLE [IF EXISTS] a[, b]`.
     DropTable {
         /// Tables to drop, in order.
@@ -94,6 +150,10 @@ impl Statement {
                 | Statement::Describe { .. }
                 | Statement::ShowTables { .. }
                 | Statement::ShowCreateTable { .. }
+                | Statement::ShowViews { .. }
+                | Statement::ShowColumns { .. }
+                | Statement::ShowIndex { .. }
+                | Statement::ShowCreateView { .. }
                 | Statement::SetTimeZone { .. }
                 | Statement::ShowVariables { .. }
         )
@@ -113,6 +173,50 @@ pub enum AdminFunction {
         /// The table to compact.
         table: String,
     },
+    /// `ADMIN flush_region(id)`: flush one region, by GreptimeDB's region id
+    /// `(table_id << 32) | region_number` (tsdb's `RegionId` is the same number).
+    FlushRegion {
+        /// The region id.
+        region_id: u64,
+    },
+    /// `ADMIN compact_region(id)`: compact one region.
+    CompactRegion {
+        /// The region id.
+        region_id: u64,
+    },
+}
+
+impl std::fmt::Display for AdminFunction {
+    /// The call as GreptimeDB names its result column: `ADMIN flush_table('cpu')`,
+    /// `ADMIN flush_region(4398046511104)`. A table name that is not all lower-case is
+    /// double-quoted inside the string, as it has to be written.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let table_arg = |table: &str| {
+            let plain = table
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            let name = if plain {
+                table.to_string()
+            } else {
+                format!("\"{}\"", table.replace('"', "\"\""))
+            };
+            format!("'{}'", name.replace('\'', "''"))
+        };
+        match self {
+            AdminFunction::FlushTable { table } => {
+                write!(f, "ADMIN flush_table({})", table_arg(table))
+            }
+            AdminFunction::CompactTable { table } => {
+                write!(f, "ADMIN compact_table({})", table_arg(table))
+            }
+            AdminFunction::FlushRegion { region_id } => {
+                write!(f, "ADMIN flush_region({region_id})")
+            }
+            AdminFunction::CompactRegion { region_id } => {
+                write!(f, "ADMIN compact_region({region_id})")
+            }
+        }
+    }
 }
 
 /// A validated `CREATE TABLE`.

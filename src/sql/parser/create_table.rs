@@ -24,7 +24,7 @@ use sqlparser::tokenizer::Token;
 use super::{Ctx, data_type, describe, found, is_keyword, is_word, normalize};
 use crate::engine::metadata::{ColumnDataType, SemanticType};
 use crate::sql::error::{Error, Result};
-use crate::sql::statement::{ColumnDef, CreateTable};
+use crate::sql::statement::{ColumnDef, CreateTable, Statement};
 
 /// Table option keys accepted in `WITH (..)` (GreptimeDB's mito engine options).
 const TABLE_OPTION_KEYS: &[&str] = &[
@@ -80,16 +80,19 @@ struct Constraints {
     time_indexes: Vec<Vec<String>>,
 }
 
-/// Parses and validates `CREATE TABLE ...` (the statement starts at the current token).
-pub(super) fn parse(ctx: &mut Ctx<'_>) -> Result<CreateTable> {
+/// Parses and validates `CREATE TABLE ...` (the statement starts at the current token), or
+/// GreptimeDB's `CREATE TABLE [IF NOT EXISTS] t2 LIKE t1` (a [`Statement::CreateTableLike`]).
+pub(super) fn parse(ctx: &mut Ctx<'_>) -> Result<Statement> {
     ctx.expect_words(&["CREATE", "TABLE"])?;
     let if_not_exists = ctx.parse_words(&["IF", "NOT", "EXISTS"]);
     let name = ctx.parse_table_name()?;
-    if ctx.peek_words(&["LIKE"]) {
-        return Err(ctx.error_at(
-            "CREATE TABLE ... LIKE is not supported",
-            &ctx.parser.peek_token(),
-        ));
+    if ctx.parse_words(&["LIKE"]) {
+        let source = ctx.parse_table_name()?;
+        return Ok(Statement::CreateTableLike {
+            name,
+            source,
+            if_not_exists,
+        });
     }
     if ctx.peek_words(&["AS"]) {
         return Err(ctx.error_at(
@@ -117,7 +120,7 @@ pub(super) fn parse(ctx: &mut Ctx<'_>) -> Result<CreateTable> {
             &ctx.parser.peek_token(),
         ));
     }
-    validate(name, if_not_exists, columns, constraints, engine, options)
+    validate(name, if_not_exists, columns, constraints, engine, options).map(Statement::CreateTable)
 }
 
 /// One element of the column list: a table constraint or a column definition.
@@ -282,6 +285,16 @@ pub(super) fn default_text(expr: &Expr, column: &str, table: &str) -> Result<Str
             "Invalid default value '{expr}' for column '{column}' in table '{table}': use a \
              literal, now(), current_timestamp() or CURRENT_TIMESTAMP"
         )));
+    }
+    if let Expr::Function(function) = expr {
+        // GreptimeDB (`src/common/sql/src/default_constraint.rs`) keeps a function default
+        // lower-cased, with `CURRENT_TIMESTAMP` written as `current_timestamp()`; DESC and SHOW
+        // CREATE TABLE print it so.
+        let text = function.to_string().to_lowercase();
+        if text == "current_timestamp" {
+            return Ok("current_timestamp()".to_string());
+        }
+        return Ok(text);
     }
     Ok(expr.to_string())
 }

@@ -1,6 +1,15 @@
 //! Column types of `CREATE TABLE`: GreptimeDB's SQL type names and aliases mapped to the
-//! [`ColumnDataType`]s a region can store. Types GreptimeDB knows but tsdb cannot store
-//! (`DATE`, `DECIMAL`, `JSON`, `BINARY`, ...) are rejected naming the type and column.
+//! [`ColumnDataType`]s a region can store. Types GreptimeDB knows but tsdb's storage engine
+//! cannot store yet (`DATE`, `DECIMAL(p, s)`, `JSON`, `BINARY`/`VARBINARY`, `INTERVAL`, vectors)
+//! are rejected naming the type, the column and the reason: the memtable and SST code keep one
+//! value vector per stored type, and these have none.
+//!
+//! The aliases follow GreptimeDB's `src/sql/src/statements/transform/type_alias.rs`:
+//! `TIMESTAMP_S`/`_SEC`/`_MS`/`_US`/`_NS` and `TimestampSecond` ... `TimestampNanosecond`,
+//! `INT2`/`INT4`/`INT8` (Postgres: `INT8` is `BIGINT`), `INT16`/`INT32`/`INT64`,
+//! `UINT8`..`UINT64`, `FLOAT4`/`FLOAT8`, `FLOAT32`/`FLOAT64`, `TINYTEXT`/`MEDIUMTEXT`/`LONGTEXT`,
+//! and `DATETIME` (GreptimeDB's alias for `TIMESTAMP(6)`). Casts in queries use the same names:
+//! see `crate::query::type_alias`.
 
 use sqlparser::tokenizer::Token;
 
@@ -51,6 +60,12 @@ pub(super) fn parse(ctx: &mut Ctx<'_>, table: &str, column: &str) -> Result<Colu
                  supported types: STRING, BOOLEAN, TINYINT/SMALLINT/INT/BIGINT [UNSIGNED], \
                  FLOAT, DOUBLE, TIMESTAMP[(0|3|6|9)]"
             ),
+            Problem::NotStorable => format!(
+                "Data type '{spelled}' of column '{column}' in table '{table}' is a GreptimeDB \
+                 type that tsdb's storage engine cannot store yet; supported types: STRING, \
+                 BOOLEAN, TINYINT/SMALLINT/INT/BIGINT [UNSIGNED], FLOAT, DOUBLE, \
+                 TIMESTAMP[(0|3|6|9)]"
+            ),
             Problem::Parameters => format!(
                 "Invalid parameters in data type '{spelled}' for column '{column}' in table \
                  '{table}'"
@@ -73,6 +88,8 @@ pub(super) fn parse(ctx: &mut Ctx<'_>, table: &str, column: &str) -> Result<Colu
 enum Problem {
     /// Not a type tsdb can store.
     Unsupported,
+    /// A GreptimeDB type the engine has no storage for.
+    NotStorable,
     /// Wrong number or value of `(..)` parameters.
     Parameters,
     /// `TIMESTAMP(p)` with `p` not one of 0, 3, 6, 9.
@@ -148,6 +165,10 @@ fn map_type(
         "TIMESTAMP_MS" | "TIMESTAMPMILLISECOND" => plain(T::TimestampMillisecond),
         "TIMESTAMP_US" | "TIMESTAMPMICROSECOND" | "DATETIME" => plain(T::TimestampMicrosecond),
         "TIMESTAMP_NS" | "TIMESTAMPNANOSECOND" => plain(T::TimestampNanosecond),
+        "DATE" | "BINARY" | "VARBINARY" | "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB"
+        | "BYTEA" | "JSON" | "DECIMAL" | "NUMERIC" | "INTERVAL" | "VECTOR" | "TIME" => {
+            Err(Problem::NotStorable)
+        }
         _ => Err(Problem::Unsupported),
     }
 }

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::engine::metadata::{ColumnDataType as T, SemanticType};
-use crate::sql::statement::{ColumnDef, CreateTable};
+use crate::sql::statement::{AdminFunction, ColumnDef, CreateTable};
 
 fn create(sql: &str) -> CreateTable {
     match parse_statement(sql) {
@@ -133,7 +133,7 @@ fn create_table_inline_keys_and_minimal_forms() {
 }
 
 #[test]
-fn default_expressions_keep_their_sql_text() {
+fn default_expressions_keep_their_sql_text_function_calls_lower_cased() {
     let table = create(
         "CREATE TABLE t (ts TIMESTAMP DEFAULT CURRENT_TIMESTAMP TIME INDEX, a BIGINT DEFAULT -3 \
          NOT NULL, b TIMESTAMP DEFAULT now(), c TIMESTAMP DEFAULT current_timestamp(), d \
@@ -143,7 +143,8 @@ fn default_expressions_keep_their_sql_text() {
     assert_eq!(
         defaults,
         [
-            Some("CURRENT_TIMESTAMP"),
+            // GreptimeDB's normalisation (src/common/sql/src/default_constraint.rs).
+            Some("current_timestamp()"),
             Some("-3"),
             Some("now()"),
             Some("current_timestamp()"),
@@ -381,8 +382,16 @@ fn create_table_syntax_errors_point_at_the_token() {
     assert!(message.contains("CONSTRAINT"), "{message}");
     let (message, ..) = parse_error("CREATE TABLE t AS SELECT 1");
     assert!(message.contains("AS"), "{message}");
-    let (message, ..) = parse_error("CREATE TABLE t LIKE u");
-    assert!(message.contains("LIKE"), "{message}");
+    assert_eq!(
+        parse_statement("CREATE TABLE IF NOT EXISTS public.t LIKE \"U\";").unwrap(),
+        Statement::CreateTableLike {
+            name: "t".into(),
+            source: "U".into(),
+            if_not_exists: true,
+        }
+    );
+    let (message, ..) = parse_error("CREATE TABLE t LIKE u (ts TIMESTAMP TIME INDEX)");
+    assert!(message.contains("end of statement"), "{message}");
     let (message, ..) =
         parse_error("CREATE TABLE t (ts TIMESTAMP TIME INDEX) PARTITION ON COLUMNS (a) ()");
     assert!(message.contains("PARTITION"), "{message}");
@@ -398,18 +407,67 @@ fn create_table_syntax_errors_point_at_the_token() {
 }
 
 #[test]
+fn views_and_show_columns_parse() {
+    assert_eq!(
+        parse_statement("create or replace view public.V (x) as select a from t").unwrap(),
+        Statement::CreateView {
+            name: "v".into(),
+            or_replace: true,
+            if_not_exists: false,
+            columns: vec!["x".into()],
+            query: "SELECT a FROM t".into(),
+            definition: "CREATE OR REPLACE VIEW public.V (x) AS SELECT a FROM t".into(),
+        }
+    );
+    assert_eq!(
+        parse_statement("DROP VIEW IF EXISTS a, \"B\"").unwrap(),
+        Statement::DropView {
+            names: vec!["a".into(), "B".into()],
+            if_exists: true
+        }
+    );
+    assert_eq!(
+        parse_statement("SHOW FULL COLUMNS IN t FROM public LIKE 'a%'").unwrap(),
+        Statement::ShowColumns {
+            table: "t".into(),
+            full: true,
+            like: Some("a%".into())
+        }
+    );
+    assert_eq!(
+        parse_statement("SHOW INDEXES FROM t").unwrap(),
+        Statement::ShowIndex { table: "t".into() }
+    );
+    assert_eq!(
+        parse_statement("ADMIN compact_region(4294967296)").unwrap(),
+        Statement::Admin(AdminFunction::CompactRegion {
+            region_id: 4_294_967_296
+        })
+    );
+    // Other dialects' views are DataFusion's (session-only), as before.
+    assert_eq!(
+        parse_statement("CREATE TEMPORARY VIEW v AS SELECT 1").unwrap(),
+        Statement::Query("CREATE TEMPORARY VIEW v AS SELECT 1".into())
+    );
+    let (message, ..) = parse_error("CREATE VIEW other.v AS SELECT 1");
+    assert!(message.contains("unknown schema"), "{message}");
+    let message = parse_statement("CREATE OR REPLACE VIEW IF NOT EXISTS v AS SELECT 1")
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("cannot be used together"), "{message}");
+}
+
+#[test]
 fn other_statements_pass_through_unchanged() {
     for sql in [
         "SELECT 1;",
         "  select * from cpu where host = 'a;b'",
         "INSERT INTO cpu VALUES ('a', 1)",
         "CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '/tmp/x.csv'",
-        "CREATE VIEW v AS SELECT 1",
         "SHOW TABLES FROM db",
         "SHOW DATABASES",
         "DESCRIBE SELECT 1",
         "EXPLAIN SELECT 1",
-        "DROP VIEW v",
         "SELECT 'unterminated",
         "",
         "-- only a comment",

@@ -1,0 +1,73 @@
+//! `SHOW [FULL] COLUMNS {FROM | IN} t [{FROM | IN} public] [LIKE 'pattern']` and
+//! `SHOW {INDEX | INDEXES | KEYS} {FROM | IN} t [{FROM | IN} public]`, GreptimeDB's syntax
+//! (`tests/cases/standalone/common/show/show_columns.sql`, `show_index.sql`).
+
+use sqlparser::tokenizer::Token;
+
+use super::{Ctx, found};
+use crate::sql::error::Result;
+use crate::sql::statement::Statement;
+
+/// Whether the tokens after `SHOW` start a statement of this file: returns `Some(true)` for
+/// `COLUMNS`, `Some(false)` for `INDEX`.
+pub(super) fn classify(second: &Token, third: &Token) -> Option<bool> {
+    let is = |t: &Token, w: &str| super::is_word(t, w);
+    if is(second, "COLUMNS") || is(second, "FIELDS") {
+        return Some(true);
+    }
+    if is(second, "FULL") && (is(third, "COLUMNS") || is(third, "FIELDS")) {
+        return Some(true);
+    }
+    if is(second, "INDEX") || is(second, "INDEXES") || is(second, "KEYS") {
+        return Some(false);
+    }
+    None
+}
+
+/// `{FROM | IN} t [{FROM | IN} public]`: the table.
+fn parse_source(ctx: &mut Ctx<'_>) -> Result<String> {
+    if !ctx.parse_words(&["FROM"]) && !ctx.parse_words(&["IN"]) {
+        return Err(ctx.expected("'{FROM | IN} table'"));
+    }
+    let table = ctx.parse_table_name()?;
+    if ctx.parse_words(&["FROM"]) || ctx.parse_words(&["IN"]) {
+        let (schema, _, token) = ctx.parse_ident("a database name")?;
+        if schema != "public" {
+            return Err(ctx.error_at(
+                format!("Unknown database '{schema}'; tsdb has a single schema, 'public'"),
+                &token,
+            ));
+        }
+    }
+    Ok(table)
+}
+
+/// `SHOW [FULL] COLUMNS ...`.
+pub(super) fn parse_show_columns(ctx: &mut Ctx<'_>) -> Result<Statement> {
+    ctx.expect_words(&["SHOW"])?;
+    let full = ctx.parse_words(&["FULL"]);
+    if !ctx.parse_words(&["COLUMNS"]) {
+        ctx.expect_words(&["FIELDS"])?;
+    }
+    let table = parse_source(ctx)?;
+    let like = if ctx.parse_words(&["LIKE"]) {
+        let token = ctx.parser.next_token();
+        match token.token {
+            Token::SingleQuotedString(pattern) => Some(pattern),
+            _ => return Err(ctx.error_at(found("a quoted pattern after LIKE", &token), &token)),
+        }
+    } else {
+        None
+    };
+    Ok(Statement::ShowColumns { table, full, like })
+}
+
+/// `SHOW INDEX ...`.
+pub(super) fn parse_show_index(ctx: &mut Ctx<'_>) -> Result<Statement> {
+    ctx.expect_words(&["SHOW"])?;
+    let _ =
+        ctx.parse_words(&["INDEX"]) || ctx.parse_words(&["INDEXES"]) || ctx.parse_words(&["KEYS"]);
+    Ok(Statement::ShowIndex {
+        table: parse_source(ctx)?,
+    })
+}
