@@ -431,15 +431,9 @@ impl Ctx<'_> {
         while self.parser.consume_token(&Token::Period) {
             parts.push(self.parse_ident("a table name after '.'")?.0);
         }
-        match parts.as_slice() {
-            [table] => Ok(table.clone()),
-            [schema, table] if schema == "public" => Ok(table.clone()),
-            [catalog, schema, table]
-                if (catalog == "greptime" || catalog == "datafusion") && schema == "public" =>
-            {
-                Ok(table.clone())
-            }
-            _ => Err(self.error_at(
+        match unqualified_name(&parts) {
+            Some(table) => Ok(table),
+            None => Err(self.error_at(
                 format!(
                     "Table name '{}' is qualified with an unknown schema; tsdb has a single \
                      schema, 'public': write the table name alone",
@@ -549,3 +543,19 @@ fn end_position(sql: &str) -> (u64, u64) {
 
 #[cfg(test)]
 mod tests;
+
+/// The name `parts` (a possibly qualified table or view name) stands for in tsdb's single
+/// schema: `name`, `public.name`, `greptime.public.name` or `datafusion.public.name` give
+/// `name`; any other qualifier gives `None`.
+pub(super) fn unqualified_name(parts: &[String]) -> Option<String> {
+    match parts {
+        [name] => Some(name.clone()),
+        [schema, name] if schema == "public" => Some(name.clone()),
+        [catalog, schema, name]
+            if (catalog == "greptime" || catalog == "datafusion") && schema == "public" =>
+        {
+            Some(name.clone())
+        }
+        _ => None,
+    }
+}

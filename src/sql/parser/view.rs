@@ -128,15 +128,9 @@ fn object_name(
                 .unwrap_or_else(|| part.to_string())
         })
         .collect();
-    match parts.as_slice() {
-        [view] => Ok(view.clone()),
-        [schema, view] if schema == "public" => Ok(view.clone()),
-        [catalog, schema, view]
-            if (catalog == "greptime" || catalog == "datafusion") && schema == "public" =>
-        {
-            Ok(view.clone())
-        }
-        _ => Err(ctx.error_at(
+    match super::unqualified_name(&parts) {
+        Some(view) => Ok(view),
+        None => Err(ctx.error_at(
             format!(
                 "View name '{}' is qualified with an unknown schema; tsdb has a single \
                  schema, 'public': write the view name alone",
