@@ -1,7 +1,8 @@
 //! Compaction: runs the [`twcs::TwcsPicker`]'s tasks — merge the input SSTs through the
 //! read path's merge/dedup, write one level-1 SST per time window the merged rows fall in
 //! ([`split`]), swap them in with one manifest edit, and delete the inputs once no reader
-//! holds them (`FileHandle::mark_deleted` after the edit is durable).
+//! holds them (`FileHandle::mark_deleted` after the edit is durable). With a TTL, SSTs whose
+//! rows have all expired are dropped first, and a merge leaves expired rows out.
 //!
 //! The window size is the manifest's `compaction_time_window` (chosen by the first flush),
 //! else inferred from the files ([`window::infer_window`]) and recorded by the edit.
@@ -157,8 +158,13 @@ async fn compact_once(region: &Arc<Region>, force: bool) -> Result<bool> {
         }
         let task_format = format.clone();
         let dedup = version.options.dedup_mode();
+        // TTL: rows below the cut are invisible to every read already; the merge leaves them
+        // out of its outputs too, so a window's merged file no longer stores them. (Tombstones
+        // below the cut go with them: the rows they hide share their timestamp.)
+        let expire_before = region.expire_before(&version.options);
         let encoded = tokio::task::spawn_blocking(move || {
             split::encode_by_window(&task_format, window, 1, |range| {
+                let range = unexpired(range, expire_before);
                 let mut sources: Vec<BatchSource> = Vec::with_capacity(inputs.len());
                 for (path, bytes, metadata) in &inputs {
                     sources.push(Box::new(SstReader::open_with_metadata(
@@ -237,6 +243,16 @@ async fn install(
         .collect();
     region.version.apply_compaction(&removed_ids, handles);
     Ok(())
+}
+
+/// The part of `range` at or above `expire_before` (the TTL cut, time index unit; `None`: no
+/// TTL); empty if the whole range has expired (`Some(i64::MAX)`: `ttl = 'instant'`).
+pub(crate) fn unexpired(range: TimeRange, expire_before: Option<i64>) -> TimeRange {
+    match expire_before {
+        Some(i64::MAX) => TimeRange::new(i64::MAX, i64::MIN),
+        Some(cut) => TimeRange::new(range.min.max(cut), range.max),
+        None => range,
+    }
 }
 
 /// Tombstones may be dropped only if every file overlapping the task's time range is an

@@ -1,5 +1,5 @@
 //! Table options through the engine's API: TTL against a [`ManualClock`] (scan cut, expired
-//! SSTs removed by compaction, reopen), append mode, `ttl = 'instant'`, truncation.
+//! SSTs removed and expired rows left out by compaction, reopen), append mode, `ttl = 'instant'`, truncation.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -114,6 +114,61 @@ async fn ttl_hides_expired_rows_and_compaction_removes_expired_ssts() {
     // Unset: forever again, nothing left to bring back but what is in files.
     region.set_table_options(TableOptions::default()).await;
     assert_eq!(scan(&region).await, vec![("b".to_string(), NOW, 4.0)]);
+}
+
+#[tokio::test]
+async fn compaction_leaves_expired_rows_out_of_merged_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(NOW));
+    let engine = Engine::open(engine_options(dir.path(), &clock))
+        .await
+        .unwrap();
+    let region = engine
+        .create_region_with(metadata(), ttl(Duration::from_secs(1800)))
+        .await
+        .unwrap();
+    // Two files, each with one expired row (older than NOW - 30 min) and one live row, all in the
+    // window [NOW - 1 h, NOW): no file has expired whole, so only a merge drops them.
+    region
+        .write(batch(&[
+            ("a", NOW - 5 * HOUR / 6, 1.0),
+            ("b", NOW - HOUR / 3, 2.0),
+        ]))
+        .await
+        .unwrap();
+    region.flush().await.unwrap();
+    region
+        .write(batch(&[
+            ("a", NOW - 2 * HOUR / 3, 3.0),
+            ("c", NOW - HOUR / 6, 4.0),
+        ]))
+        .await
+        .unwrap();
+    region.flush().await.unwrap();
+    let live = vec![
+        ("b".to_string(), NOW - HOUR / 3, 2.0),
+        ("c".to_string(), NOW - HOUR / 6, 4.0),
+    ];
+    let mut rows = scan(&region).await;
+    rows.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(rows, live);
+    region.compact().await.unwrap();
+    let files = region.version().files.clone();
+    let stored: u64 = files.values().map(|f| f.meta().num_rows).sum();
+    assert_eq!(stored, 2, "expired rows still stored: {files:?}");
+    assert!(
+        files
+            .values()
+            .all(|f| f.meta().time_range.min >= NOW - HOUR / 2)
+    );
+    let mut rows = scan(&region).await;
+    rows.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(rows, live);
+    // Without a TTL the merged file is what is left: the expired rows are gone for good.
+    region.set_table_options(TableOptions::default()).await;
+    let mut rows = scan(&region).await;
+    rows.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(rows, live);
 }
 
 #[tokio::test]

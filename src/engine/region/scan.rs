@@ -69,11 +69,10 @@ impl Region {
         let format = Arc::new(ReadFormat::new(metadata.clone(), Some(&projection)));
         // TTL: rows older than `now - ttl` are invisible at once, on every read path (the
         // range bounds file selection, the merge and the unique and last-row reads alike).
-        let time_range = match self.expire_before(&version.options) {
-            Some(i64::MAX) => TimeRange::new(i64::MAX, i64::MIN),
-            Some(cut) => TimeRange::new(request.time_range.min.max(cut), request.time_range.max),
-            None => request.time_range,
-        };
+        let time_range = crate::engine::compaction::unexpired(
+            request.time_range,
+            self.expire_before(&version.options),
+        );
         let dedup = version.options.dedup_mode();
         let files: Vec<_> = version
             .files
