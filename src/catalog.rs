@@ -251,7 +251,8 @@ impl Catalog {
             table_id,
             region_ids: vec![region_id],
             options: stored_options,
-            created_at_ms: chrono::Utc::now().timestamp_millis(),
+            // The engine's clock (the wall clock unless a test or `.clock` moved it).
+            created_at_ms: self.engine.clock().now_ms(),
             column_comments,
         };
         data.next_table_id = next;

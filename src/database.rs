@@ -35,6 +35,7 @@ mod crash_tests;
 mod ddl;
 mod session;
 mod show_columns;
+mod show_table_status;
 mod stream;
 mod table_options;
 mod views;
@@ -258,7 +259,7 @@ impl Database {
                     definition,
                     query,
                     columns,
-                    created_at_ms: chrono::Utc::now().timestamp_millis(),
+                    created_at_ms: self.engine.clock().now_ms(),
                 };
                 self.create_view(name, info, or_replace, if_not_exists)
                     .await
@@ -272,6 +273,7 @@ impl Database {
             Statement::ShowCreateView { view } => self.show_create_view(&view),
             Statement::Describe { table } => self.describe(&table).await,
             Statement::ShowTables { like } => self.show_tables(like.as_deref()),
+            Statement::ShowTableStatus { like } => self.show_table_status(like.as_deref()),
             Statement::ShowCreateTable { table } => self.show_create_table(&table).await,
             Statement::Admin(function) => self.admin(function).await,
             Statement::Copy(copy) => self.copy(copy, progress).await,

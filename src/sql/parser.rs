@@ -89,6 +89,7 @@ pub fn parse_statement(sql: &str) -> Result<Statement> {
             }
         }
         Kind::ShowTables => parse_show_tables(&mut ctx)?,
+        Kind::ShowTableStatus => show_columns::parse_show_table_status(&mut ctx)?,
         Kind::ShowCreateTable => {
             ctx.expect_words(&["SHOW", "CREATE", "TABLE"])?;
             Statement::ShowCreateTable {
@@ -120,6 +121,7 @@ enum Kind {
     DropTable,
     Describe,
     ShowTables,
+    ShowTableStatus,
     ShowCreateTable,
     ShowColumns,
     ShowIndex,
@@ -208,6 +210,8 @@ fn classify(tokens: &[TokenWithSpan]) -> Option<Kind> {
             .any(|w| is_word(second, w))
             || *second == Token::LParen;
         (!query).then_some(Kind::Describe)
+    } else if is_word(first, "SHOW") && is_word(second, "TABLE") && is_word(third, "STATUS") {
+        Some(Kind::ShowTableStatus)
     } else if is_word(first, "SHOW") && is_word(second, "TABLES") {
         let ours = matches!(third, Token::EOF | Token::SemiColon) || is_word(third, "LIKE");
         ours.then_some(Kind::ShowTables)

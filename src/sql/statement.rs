@@ -86,6 +86,11 @@ pub enum Statement {
         /// The `LIKE` pattern (`%` and `_` wildcards), if given.
         like: Option<String>,
     },
+    /// `SHOW TABLE STATUS [{FROM | IN} public] [LIKE 'pattern']`: MySQL's table status rows.
+    ShowTableStatus {
+        /// The `LIKE` pattern on table names (`%` and `_` wildcards), if given.
+        like: Option<String>,
+    },
     /// `SHOW CREATE TABLE t`.
     ShowCreateTable {
         /// The table whose `CREATE TABLE` to show.
@@ -149,6 +154,7 @@ impl Statement {
                 | Statement::Copy(_)
                 | Statement::Describe { .. }
                 | Statement::ShowTables { .. }
+                | Statement::ShowTableStatus { .. }
                 | Statement::ShowCreateTable { .. }
                 | Statement::ShowViews { .. }
                 | Statement::ShowColumns { .. }

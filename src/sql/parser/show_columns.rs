@@ -1,5 +1,6 @@
 //! `SHOW [FULL] COLUMNS {FROM | IN} t [{FROM | IN} public] [LIKE 'pattern']` and
-//! `SHOW {INDEX | INDEXES | KEYS} {FROM | IN} t [{FROM | IN} public]`, GreptimeDB's syntax
+//! `SHOW {INDEX | INDEXES | KEYS} {FROM | IN} t [{FROM | IN} public]` and
+//! `SHOW TABLE STATUS [{FROM | IN} public] [LIKE 'pattern']`, GreptimeDB's (MySQL's) syntax
 //! (`tests/cases/standalone/common/show/show_columns.sql`, `show_index.sql`).
 
 use sqlparser::tokenizer::Token;
@@ -30,6 +31,12 @@ fn parse_source(ctx: &mut Ctx<'_>) -> Result<String> {
         return Err(ctx.expected("'{FROM | IN} table'"));
     }
     let table = ctx.parse_table_name()?;
+    parse_optional_schema(ctx)?;
+    Ok(table)
+}
+
+/// `{FROM | IN} public`, if present: tsdb's one schema.
+fn parse_optional_schema(ctx: &mut Ctx<'_>) -> Result<()> {
     if ctx.parse_words(&["FROM"]) || ctx.parse_words(&["IN"]) {
         let (schema, _, token) = ctx.parse_ident("a database name")?;
         if schema != "public" {
@@ -39,7 +46,28 @@ fn parse_source(ctx: &mut Ctx<'_>) -> Result<String> {
             ));
         }
     }
-    Ok(table)
+    Ok(())
+}
+
+/// `[LIKE 'pattern']`.
+fn parse_optional_like(ctx: &mut Ctx<'_>) -> Result<Option<String>> {
+    if !ctx.parse_words(&["LIKE"]) {
+        return Ok(None);
+    }
+    let token = ctx.parser.next_token();
+    match token.token {
+        Token::SingleQuotedString(pattern) => Ok(Some(pattern)),
+        _ => Err(ctx.error_at(found("a quoted pattern after LIKE", &token), &token)),
+    }
+}
+
+/// `SHOW TABLE STATUS [{FROM | IN} public] [LIKE 'pattern']`. (MySQL's `WHERE expr` form is
+/// refused by the end-of-statement check, naming the `WHERE`.)
+pub(super) fn parse_show_table_status(ctx: &mut Ctx<'_>) -> Result<Statement> {
+    ctx.expect_words(&["SHOW", "TABLE", "STATUS"])?;
+    parse_optional_schema(ctx)?;
+    let like = parse_optional_like(ctx)?;
+    Ok(Statement::ShowTableStatus { like })
 }
 
 /// `SHOW [FULL] COLUMNS ...`.
@@ -50,15 +78,7 @@ pub(super) fn parse_show_columns(ctx: &mut Ctx<'_>) -> Result<Statement> {
         ctx.expect_words(&["FIELDS"])?;
     }
     let table = parse_source(ctx)?;
-    let like = if ctx.parse_words(&["LIKE"]) {
-        let token = ctx.parser.next_token();
-        match token.token {
-            Token::SingleQuotedString(pattern) => Some(pattern),
-            _ => return Err(ctx.error_at(found("a quoted pattern after LIKE", &token), &token)),
-        }
-    } else {
-        None
-    };
+    let like = parse_optional_like(ctx)?;
     Ok(Statement::ShowColumns { table, full, like })
 }
 
