@@ -11,6 +11,7 @@ pub mod gapfill;
 pub mod insert_values;
 pub mod last_row;
 pub mod progress;
+pub mod run_aggregate;
 pub mod scan_exec;
 pub mod scan_plan;
 pub mod session;

@@ -12,7 +12,8 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 /// the gap-filling and time functions (`super::gapfill::udf`, `super::time_functions`), a
 /// query planner that plans `GapFill` nodes, and the physical rule
 /// [`super::last_row::LastRowRule`], run first, on the plan as the planner built it (see its
-/// docs), before DataFusion's own rules.
+/// docs), before DataFusion's own rules. `sum` and `avg` are DataFusion's with a run-aware
+/// groups accumulator ([`super::run_aggregate`]).
 pub fn new_session() -> SessionContext {
     let config = SessionConfig::new().with_information_schema(true);
     let mut physical_rules = PhysicalOptimizer::new().rules;
@@ -33,6 +34,9 @@ pub fn new_session() -> SessionContext {
         .chain(super::time_functions::functions());
     for udf in functions {
         ctx.register_udf(udf.as_ref().clone());
+    }
+    for udaf in super::run_aggregate::functions() {
+        ctx.register_udaf(udaf);
     }
     ctx
 }
