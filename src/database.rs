@@ -33,6 +33,7 @@ mod alter;
 #[cfg(test)]
 mod crash_tests;
 mod ddl;
+mod information_schema;
 mod session;
 mod show_columns;
 mod show_table_status;
@@ -74,7 +75,7 @@ pub struct Database {
     /// Holds the exclusive lock on `DATA_DIR/LOCK` while open.
     lock_file: File,
     engine: Arc<Engine>,
-    catalog: Catalog,
+    catalog: Arc<Catalog>,
     ctx: SessionContext,
     /// Serialises DDL so catalog changes and DataFusion registrations happen together.
     ddl: tokio::sync::Mutex<()>,
@@ -155,10 +156,22 @@ impl Database {
         }
 
         let engine = Arc::new(Engine::open(options).await?);
-        let catalog = Catalog::open(engine.clone(), engine.storage().clone()).await?;
+        let catalog = Arc::new(Catalog::open(engine.clone(), engine.storage().clone()).await?);
 
         let ctx = crate::query::session::new_session();
         let state = ctx.state();
+        let information_schema = information_schema::InformationSchema::new(
+            &catalog,
+            state.catalog_list(),
+            state.table_functions().clone(),
+        );
+        let default_catalog = &state.config().options().catalog.default_catalog;
+        if let Some(df_catalog) = ctx.catalog(default_catalog) {
+            df_catalog.register_schema(
+                datafusion::catalog::information_schema::INFORMATION_SCHEMA,
+                Arc::new(information_schema),
+            )?;
+        }
         for table in catalog.tables() {
             let provider = TsdbTable::try_new(table.name.clone(), table.region, &state)?;
             ctx.register_table(bare(&table.name), Arc::new(provider))?;

@@ -6,7 +6,7 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-/// A session with `information_schema`, tsdb's analyzer rules (`super::coercion`; after
+/// A session with tsdb's analyzer rules (`super::coercion`; after
 /// DataFusion's type coercion, [`super::time_zone::LocalTimestampLiterals`] then gap
 /// filling's [`super::gapfill::rule::HandleGapFill`]),
 /// the gap-filling and time functions (`super::gapfill::udf`, `super::time_functions`), a
@@ -14,8 +14,12 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 /// [`super::last_row::LastRowRule`], run first, on the plan as the planner built it (see its
 /// docs), before DataFusion's own rules. `sum` and `avg` are DataFusion's with a run-aware
 /// groups accumulator ([`super::run_aggregate`]).
+///
+/// DataFusion's `information_schema` option is off: the database registers its own
+/// `information_schema` schema (DataFusion's tables with GreptimeDB's `columns`), which the
+/// option would shadow.
 pub fn new_session() -> SessionContext {
-    let config = SessionConfig::new().with_information_schema(true);
+    let config = SessionConfig::new().with_information_schema(false);
     let mut physical_rules = PhysicalOptimizer::new().rules;
     physical_rules.insert(0, Arc::new(super::last_row::LastRowRule));
     let mut analyzer_rules = super::coercion::analyzer_rules();
