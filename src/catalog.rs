@@ -346,6 +346,41 @@ impl Catalog {
         })
     }
 
+    /// Sets (`Some`) or removes (`None`) comments of table `name`'s columns, by column id,
+    /// durably (`ALTER TABLE ... ADD COLUMN c T COMMENT '...'`, `DROP COLUMN`).
+    ///
+    /// # Errors
+    /// [`Error::TableNotFound`]; a storage error (the comments are then unchanged).
+    pub async fn set_column_comments(
+        &self,
+        name: &str,
+        changes: &[(u32, Option<String>)],
+    ) -> Result<()> {
+        let _ddl = self.ddl.lock().await;
+        let mut data = self.read().data.clone();
+        let info = data
+            .tables
+            .get_mut(name)
+            .ok_or_else(|| Error::TableNotFound {
+                name: name.to_string(),
+            })?;
+        let mut changed = false;
+        for (column_id, comment) in changes {
+            changed |= match comment {
+                Some(comment) => {
+                    info.column_comments.insert(*column_id, comment.clone())
+                        != Some(comment.clone())
+                }
+                None => info.column_comments.remove(column_id).is_some(),
+            };
+        }
+        if changed {
+            self.persist(&data).await?;
+            self.write().data = data;
+        }
+        Ok(())
+    }
+
     async fn persist(&self, data: &CatalogData) -> Result<()> {
         let bytes = persist::encode(data)?;
         self.storage

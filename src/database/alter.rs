@@ -61,7 +61,33 @@ impl Database {
             crate::sql::check_expression_depth(text)?;
         }
         check_defaults(name, &Arc::new(next.clone()), &state)?;
+        // Comments live in the catalog, keyed by column id: recorded once the region's
+        // schema (which assigns the ids) is durable.
+        let comments: Vec<(u32, Option<String>)> = match &alter.operation {
+            AlterTableOperation::AddColumns(columns) => columns
+                .iter()
+                .filter_map(|c| {
+                    let comment = c.column.comment.clone()?;
+                    let added = next.columns.iter().find(|m| m.name == c.column.name)?;
+                    current
+                        .columns
+                        .iter()
+                        .all(|m| m.column_id != added.column_id)
+                        .then_some((added.column_id, Some(comment)))
+                })
+                .collect(),
+            AlterTableOperation::DropColumn { name: column } => current
+                .columns
+                .iter()
+                .filter(|m| &m.name == column)
+                .map(|m| (m.column_id, None))
+                .collect(),
+            _ => Vec::new(),
+        };
         table.region.alter(next).await?;
+        if !comments.is_empty() {
+            self.catalog.set_column_comments(name, &comments).await?;
+        }
         self.ctx.deregister_table(bare(name))?;
         let provider = TsdbTable::try_new(table.name.clone(), table.region.clone(), &state)?;
         self.ctx.register_table(bare(name), Arc::new(provider))?;
