@@ -37,8 +37,7 @@ async fn show_create(db: &Database, what: &str, name: &str) -> String {
     rows[0][1].clone()
 }
 
-/// GreptimeDB's `tests/cases/standalone/common/create/create_type_alias.result`, without the
-/// `vb varbinary` and `dt date` columns tsdb cannot store.
+/// GreptimeDB's `tests/cases/standalone/common/create/create_type_alias.result`.
 #[tokio::test]
 async fn type_aliases_show_as_greptimedb_shows_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -46,7 +45,7 @@ async fn type_aliases_show_as_greptimedb_shows_them() {
     db.execute(
         "CREATE TABLE data_types (s string, i2 int2, i4 int4, i8 int8, f4 float4, f8 float8, \
          u64 uint64, u32 uint32, u16 uint16, u8 uint8, sint int16, i INT32, bint INT64, \
-         v varchar, f FLOAT32, d FLOAT64, b boolean, dtt datetime, ts0 TimestampSecond, \
+         v varchar, f FLOAT32, d FLOAT64, b boolean, vb varbinary, dt date, dtt datetime, ts0 TimestampSecond, \
          ts3 Timestamp_MS, ts6 Timestamp_US, \
          ts9 TimestampNanosecond DEFAULT CURRENT_TIMESTAMP() TIME INDEX, PRIMARY KEY(s))",
     )
@@ -70,6 +69,8 @@ async fn type_aliases_show_as_greptimedb_shows_them() {
   "f" FLOAT NULL,
   "d" DOUBLE NULL,
   "b" BOOLEAN NULL,
+  "vb" VARBINARY NULL,
+  "dt" DATE NULL,
   "dtt" TIMESTAMP(6) NULL,
   "ts0" TIMESTAMP(0) NULL,
   "ts3" TIMESTAMP(3) NULL,

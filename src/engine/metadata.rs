@@ -105,6 +105,10 @@ pub enum ColumnDataType {
     TimestampMillisecond,
     TimestampMicrosecond,
     TimestampNanosecond,
+    /// Days since 1970-01-01 (Arrow `Date32`), GreptimeDB's `Date`.
+    Date,
+    /// Variable-length bytes (Arrow `Binary`), GreptimeDB's `Binary` (`VARBINARY`, `BLOB`).
+    Binary,
 }
 
 impl ColumnDataType {
@@ -131,6 +135,8 @@ impl ColumnDataType {
                 DataType::Timestamp(TimeUnit::Microsecond, None)
             }
             ColumnDataType::TimestampNanosecond => DataType::Timestamp(TimeUnit::Nanosecond, None),
+            ColumnDataType::Date => DataType::Date32,
+            ColumnDataType::Binary => DataType::Binary,
         }
     }
 
@@ -157,6 +163,8 @@ impl ColumnDataType {
                 ColumnDataType::TimestampMicrosecond
             }
             DataType::Timestamp(TimeUnit::Nanosecond, None) => ColumnDataType::TimestampNanosecond,
+            DataType::Date32 => ColumnDataType::Date,
+            DataType::Binary => ColumnDataType::Binary,
             _ => return None,
         })
     }
@@ -191,6 +199,8 @@ impl ColumnDataType {
             ColumnDataType::TimestampMillisecond => "TimestampMillisecond",
             ColumnDataType::TimestampMicrosecond => "TimestampMicrosecond",
             ColumnDataType::TimestampNanosecond => "TimestampNanosecond",
+            ColumnDataType::Date => "Date",
+            ColumnDataType::Binary => "Binary",
         }
     }
 
@@ -213,6 +223,8 @@ impl ColumnDataType {
             ColumnDataType::TimestampMillisecond => "TIMESTAMP(3)",
             ColumnDataType::TimestampMicrosecond => "TIMESTAMP(6)",
             ColumnDataType::TimestampNanosecond => "TIMESTAMP(9)",
+            ColumnDataType::Date => "DATE",
+            ColumnDataType::Binary => "VARBINARY",
         }
     }
 }

@@ -13,12 +13,13 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, PrimitiveArray, StringArray, UInt8Array, UInt64Array,
+    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, PrimitiveArray, StringArray, UInt8Array,
+    UInt64Array,
 };
 use arrow::buffer::{BooleanBuffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{
-    ArrowPrimitiveType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type,
-    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    ArrowPrimitiveType, Date32Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
+    Int64Type, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
     TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 
@@ -147,6 +148,10 @@ macro_rules! with_primitive {
                 type $t = Int16Type;
                 $body
             }
+            (Values::Int32($v), ColumnDataType::Date) => {
+                type $t = Date32Type;
+                $body
+            }
             (Values::Int32($v), _) => {
                 type $t = Int32Type;
                 $body
@@ -262,7 +267,7 @@ impl FieldBuffer {
             ColumnDataType::Boolean => Values::Boolean(Vec::new()),
             ColumnDataType::Int8 => Values::Int8(Vec::new()),
             ColumnDataType::Int16 => Values::Int16(Vec::new()),
-            ColumnDataType::Int32 => Values::Int32(Vec::new()),
+            ColumnDataType::Int32 | ColumnDataType::Date => Values::Int32(Vec::new()),
             ColumnDataType::Int64
             | ColumnDataType::TimestampSecond
             | ColumnDataType::TimestampMillisecond
@@ -274,7 +279,7 @@ impl FieldBuffer {
             ColumnDataType::UInt64 => Values::UInt64(Vec::new()),
             ColumnDataType::Float32 => Values::Float32(Vec::new()),
             ColumnDataType::Float64 => Values::Float64(Vec::new()),
-            ColumnDataType::String => Values::String {
+            ColumnDataType::String | ColumnDataType::Binary => Values::String {
                 ends: Vec::new(),
                 data: Vec::new(),
             },
@@ -328,12 +333,19 @@ impl FieldBuffer {
                 ok.then_some(())?;
             }
             Values::String { ends, data } => {
-                let strings = array.as_string_opt::<i32>()?;
+                let (strings, binaries) = match self.data_type {
+                    ColumnDataType::Binary => (None, Some(array.as_binary_opt::<i32>()?)),
+                    _ => (Some(array.as_string_opt::<i32>()?), None),
+                };
+                let value_at = |r: usize| match (strings, binaries) {
+                    (Some(s), _) => (r < s.len()).then(|| s.value(r).as_bytes()),
+                    (_, Some(b)) => (r < b.len()).then(|| b.value(r)),
+                    _ => None,
+                };
                 grow(ends, rows.len());
                 let mut ok = true;
                 rows.for_each(|r| {
-                    if r < strings.len() {
-                        let value = strings.value(r).as_bytes();
+                    if let Some(value) = value_at(r) {
                         grow(data, value.len());
                         data.extend_from_slice(value);
                     } else {
@@ -423,17 +435,19 @@ impl FieldBuffer {
                     bytes.extend_from_slice(data.get(start..end).unwrap_or_default());
                     offsets.push(i32::try_from(bytes.len()).unwrap_or(i32::MAX));
                 }
+                let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
                 // Offsets grow monotonically and the bytes are whole UTF-8 values.
-                match StringArray::try_new(
-                    OffsetBuffer::new(ScalarBuffer::from(offsets)),
-                    bytes.into(),
-                    nulls,
-                ) {
-                    Ok(array) => Arc::new(array),
-                    Err(_) => {
-                        arrow::array::new_null_array(&self.data_type.to_arrow(), indices.len())
-                    }
-                }
+                let array: Option<ArrayRef> = match self.data_type {
+                    ColumnDataType::Binary => BinaryArray::try_new(offsets, bytes.into(), nulls)
+                        .ok()
+                        .map(|a| Arc::new(a) as ArrayRef),
+                    _ => StringArray::try_new(offsets, bytes.into(), nulls)
+                        .ok()
+                        .map(|a| Arc::new(a) as ArrayRef),
+                };
+                array.unwrap_or_else(|| {
+                    arrow::array::new_null_array(&self.data_type.to_arrow(), indices.len())
+                })
             }
             values => with_primitive!(
                 values,

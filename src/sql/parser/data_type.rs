@@ -1,6 +1,6 @@
 //! Column types of `CREATE TABLE`: GreptimeDB's SQL type names and aliases mapped to the
 //! [`ColumnDataType`]s a region can store. Types GreptimeDB knows but tsdb's storage engine
-//! cannot store yet (`DATE`, `DECIMAL(p, s)`, `JSON`, `BINARY`/`VARBINARY`, `INTERVAL`, vectors)
+//! cannot store yet (`DECIMAL(p, s)`, `JSON`, `INTERVAL`, vectors)
 //! are rejected naming the type, the column and the reason: the memtable and SST code keep one
 //! value vector per stored type, and these have none.
 //!
@@ -8,7 +8,9 @@
 //! `TIMESTAMP_S`/`_SEC`/`_MS`/`_US`/`_NS` and `TimestampSecond` ... `TimestampNanosecond`,
 //! `INT2`/`INT4`/`INT8` (Postgres: `INT8` is `BIGINT`), `INT16`/`INT32`/`INT64`,
 //! `UINT8`..`UINT64`, `FLOAT4`/`FLOAT8`, `FLOAT32`/`FLOAT64`, `TINYTEXT`/`MEDIUMTEXT`/`LONGTEXT`,
-//! and `DATETIME` (GreptimeDB's alias for `TIMESTAMP(6)`). Casts in queries use the same names:
+//! and `DATETIME` (GreptimeDB's alias for `TIMESTAMP(6)`). `DATE` is days since 1970-01-01
+//! (Arrow `Date32`); `BINARY`, `VARBINARY`, `BLOB` (and its MySQL sizes), `BYTEA` are bytes
+//! (Arrow `Binary`, GreptimeDB's `Binary`). Both can be tags or fields, never the time index. Casts in queries use the same names:
 //! see `crate::query::type_alias`.
 
 use sqlparser::tokenizer::Token;
@@ -165,8 +167,11 @@ fn map_type(
         "TIMESTAMP_MS" | "TIMESTAMPMILLISECOND" => plain(T::TimestampMillisecond),
         "TIMESTAMP_US" | "TIMESTAMPMICROSECOND" | "DATETIME" => plain(T::TimestampMicrosecond),
         "TIMESTAMP_NS" | "TIMESTAMPNANOSECOND" => plain(T::TimestampNanosecond),
-        "DATE" | "BINARY" | "VARBINARY" | "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB"
-        | "BYTEA" | "JSON" | "DECIMAL" | "NUMERIC" | "INTERVAL" | "VECTOR" | "TIME" => {
+        "DATE" => plain(T::Date),
+        "BINARY" | "VARBINARY" | "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BYTEA" => {
+            plain(T::Binary)
+        }
+        "JSON" | "DECIMAL" | "NUMERIC" | "INTERVAL" | "VECTOR" | "TIME" => {
             Err(Problem::NotStorable)
         }
         _ => Err(Problem::Unsupported),
