@@ -499,6 +499,39 @@ pub fn validate_batch(
         if checks_nulls && array.null_count() > 0 {
             return Err(invalid(format!("column '{}' cannot be NULL", column.name)));
         }
+        if column.data_type == ColumnDataType::Json && op_type == OpType::Put {
+            check_json(&column.name, array).map_err(invalid)?;
+        }
     }
     Ok(())
+}
+
+/// Every non-null value of the JSON column `name` parses as JSON.
+fn check_json(name: &str, array: &ArrayRef) -> std::result::Result<(), String> {
+    let Some(strings) = arrow::array::AsArray::as_string_opt::<i32>(array.as_ref()) else {
+        return Err(format!("column '{name}' is JSON but not a string array"));
+    };
+    for (row, value) in strings.iter().enumerate() {
+        if let Some(text) = value
+            && let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text)
+        {
+            return Err(format!(
+                "column '{name}' is JSON, but the value in row {} is not valid JSON ({e}): {}",
+                row + 1,
+                preview(text)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The first 40 characters of `text`, for an error message.
+fn preview(text: &str) -> String {
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(40).collect();
+    if chars.next().is_some() {
+        format!("'{head}...'")
+    } else {
+        format!("'{head}'")
+    }
 }

@@ -109,6 +109,10 @@ pub enum ColumnDataType {
     Date,
     /// Variable-length bytes (Arrow `Binary`), GreptimeDB's `Binary` (`VARBINARY`, `BLOB`).
     Binary,
+    /// JSON text (Arrow `Utf8`), GreptimeDB's `Json`: every value written must parse as JSON
+    /// (`memtable::validate_batch`). [`ColumnDataType::from_arrow`] never gives it (a `Utf8`
+    /// column of a DataFusion table is a `String`).
+    Json,
 }
 
 impl ColumnDataType {
@@ -126,7 +130,7 @@ impl ColumnDataType {
             ColumnDataType::UInt64 => DataType::UInt64,
             ColumnDataType::Float32 => DataType::Float32,
             ColumnDataType::Float64 => DataType::Float64,
-            ColumnDataType::String => DataType::Utf8,
+            ColumnDataType::String | ColumnDataType::Json => DataType::Utf8,
             ColumnDataType::TimestampSecond => DataType::Timestamp(TimeUnit::Second, None),
             ColumnDataType::TimestampMillisecond => {
                 DataType::Timestamp(TimeUnit::Millisecond, None)
@@ -201,6 +205,7 @@ impl ColumnDataType {
             ColumnDataType::TimestampNanosecond => "TimestampNanosecond",
             ColumnDataType::Date => "Date",
             ColumnDataType::Binary => "Binary",
+            ColumnDataType::Json => "Json",
         }
     }
 
@@ -225,6 +230,7 @@ impl ColumnDataType {
             ColumnDataType::TimestampNanosecond => "TIMESTAMP(9)",
             ColumnDataType::Date => "DATE",
             ColumnDataType::Binary => "VARBINARY",
+            ColumnDataType::Json => "JSON",
         }
     }
 }

@@ -279,10 +279,12 @@ impl FieldBuffer {
             ColumnDataType::UInt64 => Values::UInt64(Vec::new()),
             ColumnDataType::Float32 => Values::Float32(Vec::new()),
             ColumnDataType::Float64 => Values::Float64(Vec::new()),
-            ColumnDataType::String | ColumnDataType::Binary => Values::String {
-                ends: Vec::new(),
-                data: Vec::new(),
-            },
+            ColumnDataType::String | ColumnDataType::Binary | ColumnDataType::Json => {
+                Values::String {
+                    ends: Vec::new(),
+                    data: Vec::new(),
+                }
+            }
         };
         FieldBuffer {
             data_type,

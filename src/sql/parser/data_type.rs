@@ -1,6 +1,6 @@
 //! Column types of `CREATE TABLE`: GreptimeDB's SQL type names and aliases mapped to the
 //! [`ColumnDataType`]s a region can store. Types GreptimeDB knows but tsdb's storage engine
-//! cannot store yet (`DECIMAL(p, s)`, `JSON`, `INTERVAL`, vectors)
+//! cannot store yet (`DECIMAL(p, s)`, `INTERVAL`, `TIME`, vectors)
 //! are rejected naming the type, the column and the reason: the memtable and SST code keep one
 //! value vector per stored type, and these have none.
 //!
@@ -10,7 +10,8 @@
 //! `UINT8`..`UINT64`, `FLOAT4`/`FLOAT8`, `FLOAT32`/`FLOAT64`, `TINYTEXT`/`MEDIUMTEXT`/`LONGTEXT`,
 //! and `DATETIME` (GreptimeDB's alias for `TIMESTAMP(6)`). `DATE` is days since 1970-01-01
 //! (Arrow `Date32`); `BINARY`, `VARBINARY`, `BLOB` (and its MySQL sizes), `BYTEA` are bytes
-//! (Arrow `Binary`, GreptimeDB's `Binary`). Both can be tags or fields, never the time index. Casts in queries use the same names:
+//! (Arrow `Binary`, GreptimeDB's `Binary`). Both can be tags or fields, never the time index.
+//! `JSON` is the JSON text (Arrow `Utf8`), checked on every write. Casts in queries use the same names:
 //! see `crate::query::type_alias`.
 
 use sqlparser::tokenizer::Token;
@@ -171,9 +172,8 @@ fn map_type(
         "BINARY" | "VARBINARY" | "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BYTEA" => {
             plain(T::Binary)
         }
-        "JSON" | "DECIMAL" | "NUMERIC" | "INTERVAL" | "VECTOR" | "TIME" => {
-            Err(Problem::NotStorable)
-        }
+        "JSON" => plain(T::Json),
+        "DECIMAL" | "NUMERIC" | "INTERVAL" | "VECTOR" | "TIME" => Err(Problem::NotStorable),
         _ => Err(Problem::Unsupported),
     }
 }

@@ -219,6 +219,7 @@ fn type_names_and_aliases() {
         ("blob", T::Binary),
         ("LONGBLOB", T::Binary),
         ("BYTEA", T::Binary),
+        ("json", T::Json),
     ];
     for (sql_type, expected) in cases {
         assert_eq!(column_type(sql_type), Ok(expected), "{sql_type}");
@@ -229,7 +230,6 @@ fn type_names_and_aliases() {
 fn unsupported_and_invalid_types_name_the_type_and_column() {
     for (sql_type, shown) in [
         ("DECIMAL(10, 2)", "'DECIMAL(10,2)'"),
-        ("JSON", "'JSON'"),
         ("INTERVAL", "'INTERVAL'"),
     ] {
         let Err(Error::InvalidDdl { message }) = column_type(sql_type) else {
