@@ -358,12 +358,7 @@ impl Catalog {
     ) -> Result<()> {
         let _ddl = self.ddl.lock().await;
         let mut data = self.read().data.clone();
-        let info = data
-            .tables
-            .get_mut(name)
-            .ok_or_else(|| Error::TableNotFound {
-                name: name.to_string(),
-            })?;
+        let info = table_info_mut(&mut data, name)?;
         let mut changed = false;
         for (column_id, comment) in changes {
             changed |= match comment {
@@ -388,4 +383,16 @@ impl Catalog {
             .await?;
         Ok(())
     }
+}
+
+/// The entry of table `name` in `data`, to change it.
+///
+/// # Errors
+/// [`Error::TableNotFound`].
+fn table_info_mut<'a>(data: &'a mut CatalogData, name: &str) -> Result<&'a mut TableInfo> {
+    data.tables
+        .get_mut(name)
+        .ok_or_else(|| Error::TableNotFound {
+            name: name.to_string(),
+        })
 }

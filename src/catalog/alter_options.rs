@@ -41,12 +41,7 @@ impl Catalog {
                 })?;
             (state.data.clone(), region)
         };
-        let info = data
-            .tables
-            .get_mut(name)
-            .ok_or_else(|| Error::TableNotFound {
-                name: name.to_string(),
-            })?;
+        let info = super::table_info_mut(&mut data, name)?;
         let invalid = |reason: String| Error::InvalidTable {
             name: name.to_string(),
             reason,
