@@ -15,7 +15,7 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use async_trait::async_trait;
 use datafusion::catalog::Session;
-use datafusion::common::{DFSchema, not_impl_err};
+use datafusion::common::{DFSchema, ScalarValue, not_impl_err};
 use datafusion::datasource::sink::DataSinkExec;
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::Result;
@@ -26,7 +26,7 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::filter::FilterExec;
 
-use crate::engine::metadata::RegionMetadataRef;
+use crate::engine::metadata::{ColumnDataType, RegionMetadataRef};
 use crate::engine::region::RegionRef;
 use crate::engine::time_range::TimeRange;
 use crate::query::error::Error;
@@ -191,7 +191,17 @@ pub fn check_defaults(
             source: Box::new(source),
         };
         let cast = datafusion::logical_expr::cast(expr.clone(), column.data_type.to_arrow());
-        simplifier.simplify(cast).map_err(invalid)?;
+        let value = simplifier.simplify(cast).map_err(invalid)?;
+        // A JSON column's default must be JSON, as every value written is (the engine checks
+        // writes; a default fills old rows on read without passing that check).
+        if column.data_type == ColumnDataType::Json
+            && let Expr::Literal(ScalarValue::Utf8(Some(text)), _) = &value
+            && let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text)
+        {
+            return Err(invalid(datafusion::error::DataFusionError::Plan(format!(
+                "the default of a JSON column must be valid JSON ({e})"
+            ))));
+        }
     }
     Ok(())
 }
