@@ -286,7 +286,10 @@ impl Database {
             Statement::ShowCreateView { view } => self.show_create_view(&view),
             Statement::Describe { table } => self.describe(&table).await,
             Statement::ShowTables { like } => self.show_tables(like.as_deref()),
-            Statement::ShowTableStatus { like } => self.show_table_status(like.as_deref()),
+            Statement::ShowTableStatus { like, filter } => {
+                self.show_table_status(like.as_deref(), filter.as_deref())
+                    .await
+            }
             Statement::ShowCreateTable { table } => self.show_create_table(&table).await,
             Statement::Admin(function) => self.admin(function).await,
             Statement::Copy(copy) => self.copy(copy, progress).await,

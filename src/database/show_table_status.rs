@@ -1,4 +1,4 @@
-//! `SHOW TABLE STATUS [LIKE 'pattern']`: MySQL's 18 table-status columns, as GreptimeDB
+//! `SHOW TABLE STATUS [LIKE 'pattern' | WHERE expr]`: MySQL's 18 table-status columns, as GreptimeDB
 //! answers them over its MySQL protocol (`Name`, `Engine`, ..., `Comment`), one row per table
 //! and view, sorted by name.
 //!
@@ -106,12 +106,77 @@ fn table_row(table: &Table) -> Vec<String> {
     row
 }
 
+/// Columns holding numbers (MySQL's integer columns): a `WHERE` compares them as numbers.
+const NUMERIC_COLUMNS: [usize; 9] = [2, 4, 5, 6, 7, 8, 9, 10, 15];
+
+/// The rows of `rows` (in `STATUS_COLUMNS` order) for which `filter` holds. The condition is
+/// planned by DataFusion over a typed copy: lower-case column names (unquoted names are
+/// normalized to lower case, so `Name`, `ROWS` work as in MySQL), the numeric columns as
+/// `UInt64`, empty cells as NULL.
+///
+/// # Errors
+/// [`Error::Query`] for a condition that does not plan or evaluate (e.g. an unknown column).
+async fn filter_rows(rows: Vec<Vec<String>>, filter: &str) -> Result<Vec<Vec<String>>> {
+    use arrow::array::{ArrayRef, StringArray, UInt64Array};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (i, name) in STATUS_COLUMNS.iter().enumerate() {
+        let cells = rows.iter().map(|r| r.get(i).filter(|c| !c.is_empty()));
+        if NUMERIC_COLUMNS.contains(&i) {
+            fields.push(Field::new(name.to_lowercase(), DataType::UInt64, true));
+            let values: UInt64Array = cells.map(|c| c.and_then(|c| c.parse().ok())).collect();
+            columns.push(Arc::new(values));
+        } else {
+            fields.push(Field::new(name.to_lowercase(), DataType::Utf8, true));
+            let values: StringArray = cells.collect();
+            columns.push(Arc::new(values));
+        }
+    }
+    fields.push(Field::new("__row", DataType::UInt64, false));
+    columns.push(Arc::new(UInt64Array::from_iter_values(
+        0..rows.len() as u64,
+    )));
+    let schema = Arc::new(Schema::new(fields));
+    let batch = arrow::array::RecordBatch::try_new(schema.clone(), columns)?;
+    let ctx = datafusion::prelude::SessionContext::new();
+    let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]])?;
+    ctx.register_table("table_status", Arc::new(table))?;
+    let selected = ctx
+        .sql(&format!("SELECT __row FROM table_status WHERE {filter}"))
+        .await?
+        .collect()
+        .await?;
+    let mut keep = vec![false; rows.len()];
+    for batch in &selected {
+        if let Some(indexes) = batch.column(0).as_any().downcast_ref::<UInt64Array>() {
+            for index in indexes.iter().flatten() {
+                if let Some(k) = keep.get_mut(index as usize) {
+                    *k = true;
+                }
+            }
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(row, keep)| keep.then_some(row))
+        .collect())
+}
+
 impl Database {
-    /// `SHOW TABLE STATUS [LIKE 'pattern']`: see the module docs.
+    /// `SHOW TABLE STATUS [LIKE 'pattern' | WHERE expr]`: see the module docs.
     ///
     /// # Errors
-    /// Only an Arrow error building the result (not expected).
-    pub(super) fn show_table_status(&self, like: Option<&str>) -> Result<Output> {
+    /// A `WHERE` condition that does not plan or evaluate; otherwise only an Arrow error
+    /// building the result (not expected).
+    pub(super) async fn show_table_status(
+        &self,
+        like: Option<&str>,
+        filter: Option<&str>,
+    ) -> Result<Output> {
         let matches = |name: &str| like.is_none_or(|pattern| show::like_matches(pattern, name));
         let mut rows: Vec<Vec<String>> = self
             .catalog
@@ -129,6 +194,9 @@ impl Database {
             }
         }
         rows.sort_by(|a, b| a[0].cmp(&b[0]));
+        if let Some(filter) = filter {
+            rows = filter_rows(rows, filter).await?;
+        }
         Ok(Output::records(show::string_table(&STATUS_COLUMNS, &rows)?))
     }
 }
@@ -187,6 +255,15 @@ mod tests {
         db.execute("ADMIN compact_table('t')").await.unwrap();
         let row = status(&db, "t").await;
         assert_eq!(value(&row, "Rows"), "100");
+        // WHERE compares the numeric columns as numbers: "100" < "99" as text.
+        for (filter, tables) in [("Rows > 99", 1), ("Rows < 99", 0), ("ROWS = 100", 1)] {
+            let sql = format!("SHOW TABLE STATUS WHERE {filter}");
+            let Output::Records { batches, .. } = db.execute(&sql).await.unwrap() else {
+                panic!("SHOW TABLE STATUS returns rows");
+            };
+            let found: usize = batches.iter().map(|b| b.num_rows()).sum();
+            assert_eq!(found, tables, "{filter}");
+        }
         // Closing waits for the compacted inputs' deletion: what is left on disk is the live SSTs.
         db.close().await.unwrap();
         let on_disk: u64 = walk(dir.path())

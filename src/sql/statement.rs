@@ -86,10 +86,14 @@ pub enum Statement {
         /// The `LIKE` pattern (`%` and `_` wildcards), if given.
         like: Option<String>,
     },
-    /// `SHOW TABLE STATUS [{FROM | IN} public] [LIKE 'pattern']`: MySQL's table status rows.
+    /// `SHOW TABLE STATUS [{FROM | IN} public] [LIKE 'pattern' | WHERE expr]`: MySQL's table
+    /// status rows.
     ShowTableStatus {
         /// The `LIKE` pattern on table names (`%` and `_` wildcards), if given.
         like: Option<String>,
+        /// The `WHERE` condition on the status columns (case-insensitive names, as MySQL),
+        /// rendered from its parsed form, if given.
+        filter: Option<String>,
     },
     /// `SHOW CREATE TABLE t`.
     ShowCreateTable {

@@ -1,6 +1,6 @@
 //! `SHOW [FULL] COLUMNS {FROM | IN} t [{FROM | IN} public] [LIKE 'pattern']` and
 //! `SHOW {INDEX | INDEXES | KEYS} {FROM | IN} t [{FROM | IN} public]` and
-//! `SHOW TABLE STATUS [{FROM | IN} public] [LIKE 'pattern']`, GreptimeDB's (MySQL's) syntax
+//! `SHOW TABLE STATUS [{FROM | IN} public] [LIKE 'pattern' | WHERE expr]`, GreptimeDB's (MySQL's) syntax
 //! (`tests/cases/standalone/common/show/show_columns.sql`, `show_index.sql`).
 
 use sqlparser::tokenizer::Token;
@@ -61,13 +61,19 @@ fn parse_optional_like(ctx: &mut Ctx<'_>) -> Result<Option<String>> {
     }
 }
 
-/// `SHOW TABLE STATUS [{FROM | IN} public] [LIKE 'pattern']`. (MySQL's `WHERE expr` form is
-/// refused by the end-of-statement check, naming the `WHERE`.)
+/// `SHOW TABLE STATUS [{FROM | IN} public] [LIKE 'pattern' | WHERE expr]`.
 pub(super) fn parse_show_table_status(ctx: &mut Ctx<'_>) -> Result<Statement> {
     ctx.expect_words(&["SHOW", "TABLE", "STATUS"])?;
     parse_optional_schema(ctx)?;
+    if ctx.parse_words(&["WHERE"]) {
+        let expr = ctx.parser.parse_expr().map_err(|e| ctx.parser_error(e))?;
+        return Ok(Statement::ShowTableStatus {
+            like: None,
+            filter: Some(expr.to_string()),
+        });
+    }
     let like = parse_optional_like(ctx)?;
-    Ok(Statement::ShowTableStatus { like })
+    Ok(Statement::ShowTableStatus { like, filter: None })
 }
 
 /// `SHOW [FULL] COLUMNS ...`.
