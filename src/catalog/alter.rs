@@ -16,7 +16,7 @@
 
 use crate::catalog::builder::RESERVED_COLUMN_PREFIX;
 use crate::catalog::error::{Error, Result};
-use crate::engine::metadata::{ColumnDataType, ColumnMetadata, RegionMetadata, SemanticType};
+use crate::engine::metadata::{ColumnMetadata, RegionMetadata, SemanticType};
 use crate::sql::statement::{AddColumn, AddColumnLocation, AlterTableOperation};
 
 /// The metadata of `table` after `operation` (schema version + 1), or `None` when it
@@ -58,15 +58,7 @@ pub fn altered_metadata(
                 }
                 SemanticType::Field => {}
             }
-            // Stored values of another type were never checked as JSON.
-            let unchecked_json =
-                *data_type == ColumnDataType::Json && column.data_type != ColumnDataType::Json;
-            if unchecked_json
-                || !arrow::compute::can_cast_types(
-                    &column.data_type.to_arrow(),
-                    &data_type.to_arrow(),
-                )
-            {
+            if !column.data_type.can_modify_to(*data_type) {
                 return Err(invalid(format!(
                     "column '{name}' cannot be cast automatically to type '{}'",
                     data_type.name()

@@ -513,7 +513,7 @@ fn check_json(name: &str, array: &ArrayRef) -> std::result::Result<(), String> {
     };
     for (row, value) in strings.iter().enumerate() {
         if let Some(text) = value
-            && let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text)
+            && let Err(e) = crate::engine::metadata::check_json_text(text)
         {
             return Err(format!(
                 "column '{name}' is JSON, but the value in row {} is not valid JSON ({e}): {}",

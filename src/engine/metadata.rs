@@ -173,6 +173,14 @@ impl ColumnDataType {
         })
     }
 
+    /// Whether stored values of this type can be read as `to` after `ALTER TABLE ... MODIFY
+    /// COLUMN` (old SSTs are cast on read, nothing is rewritten): Arrow can cast between the
+    /// two, and `to` is not `Json` unless this is (other values were never checked as JSON).
+    pub fn can_modify_to(self, to: ColumnDataType) -> bool {
+        let unchecked_json = to == ColumnDataType::Json && self != ColumnDataType::Json;
+        !unchecked_json && arrow::compute::can_cast_types(&self.to_arrow(), &to.to_arrow())
+    }
+
     /// Whether this is one of the timestamp types (a time index must be).
     pub fn is_timestamp(self) -> bool {
         matches!(
@@ -233,6 +241,15 @@ impl ColumnDataType {
             ColumnDataType::Json => "JSON",
         }
     }
+}
+
+/// Checks that `text` is one JSON value, as every value of a [`ColumnDataType::Json`] column
+/// (written or a default) must be.
+///
+/// # Errors
+/// serde_json's error, with the line and column of the problem.
+pub fn check_json_text(text: &str) -> std::result::Result<(), serde_json::Error> {
+    serde_json::from_str::<serde::de::IgnoredAny>(text).map(|_| ())
 }
 
 /// One column of a region.

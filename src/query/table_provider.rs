@@ -196,7 +196,7 @@ pub fn check_defaults(
         // writes; a default fills old rows on read without passing that check).
         if column.data_type == ColumnDataType::Json
             && let Expr::Literal(ScalarValue::Utf8(Some(text)), _) = &value
-            && let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text)
+            && let Err(e) = crate::engine::metadata::check_json_text(text)
         {
             return Err(invalid(datafusion::error::DataFusionError::Plan(format!(
                 "the default of a JSON column must be valid JSON ({e})"
