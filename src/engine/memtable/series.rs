@@ -128,8 +128,9 @@ enum Values {
     UInt64(Vec<u64>),
     Float32(Vec<f32>),
     Float64(Vec<f64>),
-    /// UTF-8 bytes of all values, and the end offset of each value in `data`.
-    String {
+    /// Bytes of all values (UTF-8 for strings and JSON), and the end offset of each value in
+    /// `data`.
+    Bytes {
         ends: Vec<u32>,
         data: Vec<u8>,
     },
@@ -280,7 +281,7 @@ impl FieldBuffer {
             ColumnDataType::Float32 => Values::Float32(Vec::new()),
             ColumnDataType::Float64 => Values::Float64(Vec::new()),
             ColumnDataType::String | ColumnDataType::Binary | ColumnDataType::Json => {
-                Values::String {
+                Values::Bytes {
                     ends: Vec::new(),
                     data: Vec::new(),
                 }
@@ -309,7 +310,7 @@ impl FieldBuffer {
             Values::UInt64(v) => cap(v),
             Values::Float32(v) => cap(v),
             Values::Float64(v) => cap(v),
-            Values::String { ends, data } => cap(ends) + cap(data),
+            Values::Bytes { ends, data } => cap(ends) + cap(data),
         };
         values + self.validity.as_ref().map_or(0, |v| cap(&v.words))
     }
@@ -334,15 +335,22 @@ impl FieldBuffer {
                 });
                 ok.then_some(())?;
             }
-            Values::String { ends, data } => {
-                let (strings, binaries) = match self.data_type {
-                    ColumnDataType::Binary => (None, Some(array.as_binary_opt::<i32>()?)),
-                    _ => (Some(array.as_string_opt::<i32>()?), None),
+            Values::Bytes { ends, data } => {
+                // Strings and binaries share their layout: offsets into one value buffer.
+                let (offsets, bytes) = match self.data_type {
+                    ColumnDataType::Binary => {
+                        let b = array.as_binary_opt::<i32>()?;
+                        (b.value_offsets(), b.value_data())
+                    }
+                    _ => {
+                        let s = array.as_string_opt::<i32>()?;
+                        (s.value_offsets(), s.value_data())
+                    }
                 };
-                let value_at = |r: usize| match (strings, binaries) {
-                    (Some(s), _) => (r < s.len()).then(|| s.value(r).as_bytes()),
-                    (_, Some(b)) => (r < b.len()).then(|| b.value(r)),
-                    _ => None,
+                let value_at = |r: usize| {
+                    let start = usize::try_from(*offsets.get(r)?).ok()?;
+                    let end = usize::try_from(*offsets.get(r + 1)?).ok()?;
+                    bytes.get(start..end)
                 };
                 grow(ends, rows.len());
                 let mut ok = true;
@@ -356,7 +364,7 @@ impl FieldBuffer {
                     ends.push(u32::try_from(data.len()).unwrap_or(u32::MAX));
                 });
                 ok.then_some(())?;
-                // More than 4 GiB of strings in one series is refused rather than corrupted.
+                // More than 4 GiB of bytes in one series is refused rather than corrupted.
                 u32::try_from(data.len()).ok()?;
             }
             values => with_primitive!(
@@ -400,7 +408,7 @@ impl FieldBuffer {
             Values::UInt64(v) => fill(v, len, count, 0),
             Values::Float32(v) => fill(v, len, count, 0.0),
             Values::Float64(v) => fill(v, len, count, 0.0),
-            Values::String { ends, data } => {
+            Values::Bytes { ends, data } => {
                 let end = u32::try_from(data.len()).unwrap_or(u32::MAX);
                 fill(ends, len, count, end);
             }
@@ -423,7 +431,7 @@ impl FieldBuffer {
                 let values = BooleanBuffer::from_iter(gather_values(v, indices));
                 Arc::new(BooleanArray::new(values, nulls))
             }
-            Values::String { ends, data } => {
+            Values::Bytes { ends, data } => {
                 let mut offsets = Vec::with_capacity(indices.len() + 1);
                 let mut bytes = Vec::new();
                 offsets.push(0i32);
@@ -438,7 +446,8 @@ impl FieldBuffer {
                     offsets.push(i32::try_from(bytes.len()).unwrap_or(i32::MAX));
                 }
                 let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
-                // Offsets grow monotonically and the bytes are whole UTF-8 values.
+                // Offsets grow monotonically and the bytes are whole values (UTF-8 ones for
+                // strings and JSON, as they were appended).
                 let array: Option<ArrayRef> = match self.data_type {
                     ColumnDataType::Binary => BinaryArray::try_new(offsets, bytes.into(), nulls)
                         .ok()
