@@ -362,9 +362,10 @@ impl Catalog {
         let mut changed = false;
         for (column_id, comment) in changes {
             changed |= match comment {
+                Some(comment) if info.column_comments.get(column_id) == Some(comment) => false,
                 Some(comment) => {
-                    info.column_comments.insert(*column_id, comment.clone())
-                        != Some(comment.clone())
+                    info.column_comments.insert(*column_id, comment.clone());
+                    true
                 }
                 None => info.column_comments.remove(column_id).is_some(),
             };
