@@ -23,7 +23,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Table};
 use crate::engine::metadata::{ColumnDataType, SemanticType};
 
 /// Name of the table this module answers itself.
@@ -163,71 +163,87 @@ impl ColumnsTable {
         else {
             return Ok(rows);
         };
-        let mut catalog_names = catalog_list.catalog_names();
-        catalog_names.sort();
-        for catalog_name in catalog_names {
-            let Some(df_catalog) = catalog_list.catalog(&catalog_name) else {
-                continue;
-            };
-            let mut schema_names = df_catalog.schema_names();
-            schema_names.sort();
-            for schema_name in schema_names {
-                if schema_name == INFORMATION_SCHEMA {
-                    continue;
-                }
-                let Some(schema) = df_catalog.schema(&schema_name) else {
-                    continue;
+        for (catalog_name, schema_name, schema) in user_schemas(catalog_list.as_ref()) {
+            let mut table_names = schema.table_names();
+            table_names.sort();
+            for table_name in table_names {
+                let location = Location {
+                    catalog: &catalog_name,
+                    schema: &schema_name,
+                    table: &table_name,
                 };
-                let mut table_names = schema.table_names();
-                table_names.sort();
-                for table_name in table_names {
-                    let location = Location {
-                        catalog: &catalog_name,
-                        schema: &schema_name,
-                        table: &table_name,
-                    };
-                    let tsdb_table = (schema_name == crate::query::show::DEFAULT_SCHEMA)
-                        .then(|| catalog.table(&table_name))
-                        .flatten();
-                    if let Some(table) = tsdb_table {
-                        let metadata = table.region.metadata();
-                        for (i, column) in metadata.columns.iter().enumerate() {
-                            let described = Described {
-                                name: &column.name,
-                                data_type: TypeName::Known(column.data_type),
-                                semantic_type: column.semantic_type,
-                                default: column.default.as_deref(),
-                                nullable: column.nullable,
-                                comment: table
-                                    .info
-                                    .column_comments
-                                    .get(&column.column_id)
-                                    .map(String::as_str),
-                            };
-                            rows.push(&location, i, &described);
-                        }
-                    } else if let Some(provider) = schema.table(&table_name).await? {
-                        let arrow_schema = provider.schema();
-                        for (i, field) in arrow_schema.fields().iter().enumerate() {
-                            let described = Described {
-                                name: field.name(),
-                                data_type: ColumnDataType::from_arrow(field.data_type())
-                                    .map_or_else(
-                                        || TypeName::Arrow(field.data_type().to_string()),
-                                        TypeName::Known,
-                                    ),
-                                semantic_type: SemanticType::Field,
-                                default: None,
-                                nullable: field.is_nullable(),
-                                comment: None,
-                            };
-                            rows.push(&location, i, &described);
-                        }
-                    }
+                let tsdb_table = (schema_name == crate::query::show::DEFAULT_SCHEMA)
+                    .then(|| catalog.table(&table_name))
+                    .flatten();
+                if let Some(table) = tsdb_table {
+                    push_tsdb_table(&mut rows, &location, &table);
+                } else if let Some(provider) = schema.table(&table_name).await? {
+                    push_arrow_table(&mut rows, &location, &provider.schema());
                 }
             }
         }
         Ok(rows)
+    }
+}
+
+/// Every schema of every catalog but `information_schema`, as (catalog name, schema name,
+/// schema), sorted by name.
+fn user_schemas(
+    catalog_list: &dyn CatalogProviderList,
+) -> Vec<(String, String, Arc<dyn SchemaProvider>)> {
+    let mut out = Vec::new();
+    for catalog_name in catalog_list.catalog_names() {
+        let Some(catalog) = catalog_list.catalog(&catalog_name) else {
+            continue;
+        };
+        for schema_name in catalog.schema_names() {
+            if schema_name == INFORMATION_SCHEMA {
+                continue;
+            }
+            if let Some(schema) = catalog.schema(&schema_name) {
+                out.push((catalog_name.clone(), schema_name, schema));
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    out
+}
+
+/// The columns of a tsdb table: types, keys, defaults and comments from its catalog entry.
+fn push_tsdb_table(rows: &mut ColumnRows, location: &Location<'_>, table: &Table) {
+    let metadata = table.region.metadata();
+    for (i, column) in metadata.columns.iter().enumerate() {
+        let described = Described {
+            name: &column.name,
+            data_type: TypeName::Known(column.data_type),
+            semantic_type: column.semantic_type,
+            default: column.default.as_deref(),
+            nullable: column.nullable,
+            comment: table
+                .info
+                .column_comments
+                .get(&column.column_id)
+                .map(String::as_str),
+        };
+        rows.push(location, i, &described);
+    }
+}
+
+/// The columns of a table tsdb does not own (a view, an external table): every one a FIELD.
+fn push_arrow_table(rows: &mut ColumnRows, location: &Location<'_>, schema: &SchemaRef) {
+    for (i, field) in schema.fields().iter().enumerate() {
+        let described = Described {
+            name: field.name(),
+            data_type: ColumnDataType::from_arrow(field.data_type()).map_or_else(
+                || TypeName::Arrow(field.data_type().to_string()),
+                TypeName::Known,
+            ),
+            semantic_type: SemanticType::Field,
+            default: None,
+            nullable: field.is_nullable(),
+            comment: None,
+        };
+        rows.push(location, i, &described);
     }
 }
 
