@@ -29,6 +29,11 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// The allocator of the `tsdb-shell` binary (src/main.rs), so the in-process figures are
+/// those of the shipped program.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "tsbs",
