@@ -14,8 +14,9 @@
 
 mod lru;
 
-use std::sync::Mutex;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use arrow::array::RecordBatch;
 use bytes::Bytes;
@@ -112,6 +113,9 @@ type LastRowKey = (RegionId, FileId, String);
 /// SST data and metadata caches with byte budgets; see the module docs.
 pub struct SstCache {
     data: Mutex<WeightedLru<Key, Bytes>>,
+    /// Files being fetched now, each with a gate the other readers of the file wait at: the
+    /// stripes of one query read the same files at once, and must not fetch them twice.
+    loading: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
     meta: Mutex<WeightedLru<Key, ArrowReaderMetadata>>,
     /// Newest visible row of every series of a file, for a read schema: mito2's selector
     /// result cache (`src/mito2/src/cache.rs`, `SelectorResultValue`).
@@ -141,6 +145,7 @@ impl SstCache {
     pub fn new(data_bytes: u64, meta_bytes: u64) -> Self {
         SstCache {
             data: Mutex::new(WeightedLru::new(data_bytes)),
+            loading: Mutex::new(HashMap::new()),
             meta: Mutex::new(WeightedLru::new(meta_bytes)),
             last_rows: Mutex::new(WeightedLru::new(LAST_ROW_CACHE_BYTES)),
             counters: Counters::default(),
@@ -149,7 +154,8 @@ impl SstCache {
 
     /// The bytes and parsed metadata of SST `meta` of `region_id`: from the cache, else
     /// fetched, verified ([`fetch_sst`]), parsed ([`load_metadata`]) and cached. Concurrent
-    /// misses of one file may both fetch it; the result is the same.
+    /// misses of one file fetch it once: the later ones wait for the first and then find it
+    /// cached (unless the data budget is too small to keep it: then they fetch it too).
     ///
     /// # Errors
     /// As [`fetch_sst`] and [`load_metadata`]; nothing is cached then.
@@ -161,7 +167,15 @@ impl SstCache {
     ) -> Result<CachedSst> {
         let key = (region_id, meta.file_id);
         let path = sst_path(region_id, meta.file_id).to_string();
-        let cached = lock(&self.data).get(&key);
+        let mut cached = lock(&self.data).get(&key);
+        let gate = if cached.is_none() {
+            let gate = lock(&self.loading).entry(key).or_default().clone();
+            let guard = gate.lock_owned().await;
+            cached = lock(&self.data).get(&key);
+            Some(guard)
+        } else {
+            None
+        };
         let mut fetched_bytes = 0;
         let bytes = match cached {
             Some(bytes) => {
@@ -170,7 +184,13 @@ impl SstCache {
             }
             None => {
                 self.counters.data_misses.fetch_add(1, Ordering::Relaxed);
-                let bytes = fetch_sst(storage, region_id, meta).await?;
+                let bytes = match fetch_sst(storage, region_id, meta).await {
+                    Ok(bytes) => bytes,
+                    Err(e) => {
+                        lock(&self.loading).remove(&key);
+                        return Err(e);
+                    }
+                };
                 fetched_bytes = bytes.len() as u64;
                 self.counters
                     .bytes_fetched
@@ -195,6 +215,7 @@ impl SstCache {
                     Err(e) => {
                         // Verified bytes that do not parse: keep no part of the file.
                         lock(&self.data).remove(&key);
+                        lock(&self.loading).remove(&key);
                         return Err(e);
                     }
                 };
@@ -206,6 +227,12 @@ impl SstCache {
                 metadata
             }
         };
+        if gate.is_some() {
+            // Bytes and metadata are cached now: later readers need not wait. Waiters already
+            // holding the gate re-check the cache when they get it.
+            lock(&self.loading).remove(&key);
+        }
+        drop(gate);
         Ok(CachedSst {
             region_id,
             file_id: meta.file_id,

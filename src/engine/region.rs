@@ -24,6 +24,8 @@ mod scan;
 pub mod scan_metrics;
 #[cfg(test)]
 mod snapshot_tests;
+#[cfg(test)]
+mod stripe_tests;
 mod truncate;
 pub mod version;
 
@@ -71,6 +73,52 @@ pub struct ScanRequest {
     pub series_row_selector: Option<SeriesRowSelector>,
     /// Counts what the scan reads into these counters, if given.
     pub metrics: Option<Arc<scan_metrics::ScanMetrics>>,
+    /// Read this snapshot ([`Region::snapshot`]) instead of taking one when the scan starts:
+    /// the partitions of one query share one, so they see the same writes and agree on the
+    /// sources they split between them.
+    pub snapshot: Option<ScanSnapshot>,
+    /// Read only this stripe's share of the sources (see [`Stripe`]); `None` for all.
+    pub stripe: Option<Stripe>,
+    /// A further bound on the rows wanted, known only when the scan starts (DataFusion's
+    /// dynamic filters): rows outside it may be left out. Unlike `time_range` it does not
+    /// choose the sources a stripe shares, so stripes narrowed differently still agree.
+    pub dynamic_range: Option<TimeRange>,
+}
+
+/// The state a scan reads, captured at once: the committed sequence, then the version (so
+/// every row at or below the sequence is in the version's memtables or files) and the TTL
+/// cut-off of that moment. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ScanSnapshot {
+    committed: SequenceNumber,
+    version: VersionRef,
+    expire_before: Option<i64>,
+    /// Time range of the version's mutable memtable, then of each immutable one (`None` if
+    /// empty), as they were: the mutable one keeps growing with writes above `committed`, and
+    /// every stripe must group the sources alike.
+    memtable_ranges: Vec<Option<TimeRange>>,
+}
+
+/// One of `count` disjoint shares of a scan: stripes `0..count` of one request on one
+/// [`ScanSnapshot`] return every row exactly once between them. The sources are grouped into
+/// runs of overlapping time ranges (in time order, numbered from 0); run `r` made of one SST
+/// gives its row group `j` to stripe `(r + j) % count`, any other run goes whole to stripe
+/// `r % count`. So a few large files still split evenly over the partitions of a query,
+/// which a cut by time cannot do (a file's row groups each span its whole time range): the
+/// row-group ranges of mito2's `PartitionRange` (`src/mito2/src/read/range.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stripe {
+    /// This stripe, below `count`.
+    pub index: usize,
+    /// Stripes in all, at least 1.
+    pub count: usize,
+}
+
+impl Stripe {
+    /// Whether this stripe reads the part numbered `ordinal` (a run, or a run plus a row group).
+    pub fn takes(&self, ordinal: usize) -> bool {
+        self.count <= 1 || ordinal % self.count == self.index
+    }
 }
 
 /// Which rows of each series (rows sharing all tag values) a scan may leave out.
@@ -95,6 +143,9 @@ impl Default for ScanRequest {
             field_filters: Vec::new(),
             series_row_selector: None,
             metrics: None,
+            snapshot: None,
+            stripe: None,
+            dynamic_range: None,
         }
     }
 }
@@ -335,6 +386,23 @@ impl Region {
     /// none above it is visible to scans. Scans read memtables up to it.
     pub fn committed_sequence(&self) -> SequenceNumber {
         *self.committed.borrow()
+    }
+
+    /// What a scan starting now reads (see [`ScanSnapshot`]).
+    pub fn snapshot(&self) -> ScanSnapshot {
+        let committed = self.committed_sequence();
+        let version = self.version.current();
+        let expire_before = self.expire_before(&version.options);
+        let memtable_ranges = std::iter::once(&version.mutable)
+            .chain(&version.immutables)
+            .map(|m| m.time_range())
+            .collect();
+        ScanSnapshot {
+            committed,
+            version,
+            expire_before,
+            memtable_ranges,
+        }
     }
 
     /// Every write at or below this sequence was acknowledged: it is in the WAL (or an SST).

@@ -1,13 +1,19 @@
 //! [`RegionScanExec`]: the DataFusion leaf that streams a region scan.
 //!
-//! Bounded, incremental, one or more partitions: partition `i` scans the `i`-th of disjoint,
-//! ordered sub-ranges of the request's time range whose union is the whole range (chosen at
-//! planning by [`split_time_range`]: cut only between runs of overlapping sources, about the
-//! same rows each). A row has one timestamp, so exactly one partition returns it; a memtable
-//! or SST that overlaps two sub-ranges at execution (written after planning) is read by both,
-//! each keeping only its own rows (the engine applies the time range exactly). No output ordering is declared. `execute` calls [`Region::scan`] (which
-//! snapshots the region) and forwards its batches as they come. Engine errors become
-//! `DataFusionError::External` (see [`super::error`]).
+//! Bounded, incremental, one or more partitions. Usually partition `i` scans the `i`-th of
+//! disjoint, ordered sub-ranges of the request's time range whose union is the whole range
+//! (chosen at planning by [`split_time_range`]: cut only between runs of overlapping sources,
+//! about the same rows each). A row has one timestamp, so exactly one partition returns it; a
+//! memtable or SST that overlaps two sub-ranges at execution (written after planning) is read
+//! by both, each keeping only its own rows (the engine applies the time range exactly). When
+//! no cut between runs balances the partitions ([`split_is_uneven`]: a few large files),
+//! partition `i` instead reads stripe `i` of the whole range ([`Stripe`]: row groups of
+//! single-file runs dealt round, other runs whole). No output ordering is declared.
+//!
+//! All partitions read one [`ScanSnapshot`], taken when the first of them starts, so a query
+//! sees the same writes in every partition and stripes agree on the sources they share out.
+//! `execute` calls [`Region::scan`] and forwards its batches as they come. Engine errors
+//! become `DataFusionError::External` (see [`super::error`]).
 //!
 //! Statistics (row count, byte size, time-index bounds; all inexact) come from the version's
 //! metadata: see [`super::scan_plan`].
@@ -15,7 +21,7 @@
 //! [`Region::scan`]: crate::engine::region::Region::scan
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow::array::{RecordBatch, RecordBatchOptions};
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
@@ -44,11 +50,13 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::engine::region::scan_metrics::ScanMetrics;
-use crate::engine::region::{FieldFilter, RegionRef, ScanRequest, SeriesRowSelector, TagFilter};
+use crate::engine::region::{
+    FieldFilter, RegionRef, ScanRequest, ScanSnapshot, SeriesRowSelector, Stripe, TagFilter,
+};
 use crate::engine::time_range::TimeRange;
 use crate::query::dynamic_filter::dynamic_time_range;
 use crate::query::error::engine_to_datafusion;
-use crate::query::scan_plan::{scan_statistics, source_extents, split_time_range};
+use crate::query::scan_plan::{scan_statistics, source_extents, split_is_uneven, split_time_range};
 
 /// Scans one region: projection, time range and limit are pushed into the engine.
 #[derive(Debug, Clone)]
@@ -59,7 +67,11 @@ pub struct RegionScanExec {
     projection: Option<Vec<usize>>,
     time_range: TimeRange,
     /// Disjoint, ordered sub-ranges of `time_range` covering it: one per output partition.
+    /// When `striped`, every entry is `time_range` and partition `i` reads stripe `i`.
     partitions: Vec<TimeRange>,
+    striped: bool,
+    /// Taken by the first partition to start, read by all (see the module docs).
+    snapshot: Arc<OnceLock<ScanSnapshot>>,
     /// Name and unit of the time index column (for statistics and dynamic filters).
     time_index: String,
     time_unit: TimeUnit,
@@ -104,6 +116,8 @@ impl RegionScanExec {
             projection,
             time_range,
             partitions: vec![time_range],
+            striped: false,
+            snapshot: Arc::new(OnceLock::new()),
             time_index,
             time_unit,
             dynamic_filters: Vec::new(),
@@ -118,16 +132,28 @@ impl RegionScanExec {
     }
 
     /// Splits the scan into up to `target` partitions of at least `min_rows` estimated rows
-    /// each, by time (see the module docs). A scan with a limit stays one partition (it reads
-    /// little, and one partition stops after `limit` rows).
+    /// each, by time, or into `target` stripes when no cut by time balances them (see the
+    /// module docs). A scan with a limit stays one partition (it reads little, and one
+    /// partition stops after `limit` rows).
     pub fn with_partitions(mut self, target: usize, min_rows: u64) -> Self {
         if self.limit.is_some() || target <= 1 || self.time_range.is_empty() {
             return self;
         }
         let sources = source_extents(&self.region);
-        self.partitions = split_time_range(&sources, self.time_range, target, min_rows);
+        let split = split_time_range(&sources, self.time_range, target, min_rows);
+        if split_is_uneven(&sources, self.time_range, &split, target, min_rows) {
+            self.partitions = vec![self.time_range; target];
+            self.striped = true;
+        } else {
+            self.partitions = split;
+        }
         self.properties = Arc::new(properties(&self.schema, self.partitions.len()));
         self
+    }
+
+    /// Whether partition `i` reads stripe `i` of the whole time range (else a time range).
+    pub fn is_striped(&self) -> bool {
+        self.striped
     }
 
     /// The time ranges of the output partitions, in partition order.
@@ -240,6 +266,9 @@ impl DisplayAs for RegionScanExec {
                 }
                 if self.partitions.len() > 1 {
                     write!(f, ", partitions={}", self.partitions.len())?;
+                    if self.striped {
+                        write!(f, " (striped)")?;
+                    }
                 }
                 if let Some(limit) = self.limit {
                     write!(f, ", limit={limit}")?;
@@ -307,13 +336,17 @@ impl ExecutionPlan for RegionScanExec {
             Some(partition) => *self.partition_range(partition)?,
         };
         let sources = source_extents(&self.region);
-        Ok(Arc::new(scan_statistics(
-            &self.schema,
-            &self.time_index,
-            &sources,
-            range,
-            self.limit,
-        )))
+        let stats = scan_statistics(&self.schema, &self.time_index, &sources, range, self.limit);
+        if self.striped && args.partition().is_some() {
+            // A stripe holds about an equal share of the whole range's rows.
+            let share = self.partitions.len().max(1);
+            return Ok(Arc::new(Statistics {
+                num_rows: stats.num_rows.map(|rows| rows.div_ceil(share)),
+                total_byte_size: stats.total_byte_size.map(|bytes| bytes.div_ceil(share)),
+                ..stats
+            }));
+        }
+        Ok(Arc::new(stats))
     }
 
     fn replace_children(
@@ -380,6 +413,11 @@ impl ExecutionPlan for RegionScanExec {
             let empty = futures::stream::empty();
             return Ok(Box::pin(RecordBatchStreamAdapter::new(schema, empty)));
         }
+        let snapshot = self.snapshot.get_or_init(|| self.region.snapshot()).clone();
+        let stripe = self.striped.then_some(Stripe {
+            index: partition,
+            count: self.partitions.len(),
+        });
         let request = ScanRequest {
             projection: self.projection.clone(),
             time_range,
@@ -388,6 +426,9 @@ impl ExecutionPlan for RegionScanExec {
             field_filters: self.field_filters.clone(),
             series_row_selector: self.series_row_selector,
             metrics: None,
+            snapshot: Some(snapshot),
+            stripe,
+            dynamic_range: None,
         };
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         let recorder = EngineMetricsRecorder::new(&self.metrics, partition);
@@ -402,10 +443,10 @@ impl ExecutionPlan for RegionScanExec {
         let stream = futures::stream::once(async move {
             let mut request = request;
             let dynamic = dynamic_time_range(&filters, &time_index, unit);
-            request.time_range = request.time_range.intersect(&dynamic);
-            if request.time_range.is_empty() {
+            if request.time_range.intersect(&dynamic).is_empty() {
                 return Ok(futures::stream::empty().boxed());
             }
+            request.dynamic_range = Some(dynamic);
             open_scan(&region, request, out_schema, baseline, recorder)
         })
         .try_flatten()

@@ -170,6 +170,29 @@ pub fn split_time_range(
     out
 }
 
+/// Whether `split` (partitions of `range` from [`split_time_range`]) is too uneven to use:
+/// its largest partition holds over a quarter more than an equal share of `partitions`, and
+/// there are rows for at least two partitions of `min_rows`. A few large files are so (three
+/// one-hour files on two partitions: two files and one); stripes by row group then balance.
+pub fn split_is_uneven(
+    sources: &[SourceExtent],
+    range: TimeRange,
+    split: &[TimeRange],
+    partitions: usize,
+    min_rows: u64,
+) -> bool {
+    let total = estimated_rows(sources, range);
+    if partitions < 2 || total < min_rows.saturating_mul(2) {
+        return false;
+    }
+    let largest = split
+        .iter()
+        .map(|part| estimated_rows(sources, *part))
+        .max()
+        .unwrap_or(total);
+    largest.saturating_mul(4 * partitions as u64) > total.saturating_mul(5)
+}
+
 /// Estimated bytes per row of `schema` in Arrow memory.
 fn row_width(schema: &Schema) -> usize {
     schema
@@ -289,6 +312,34 @@ mod tests {
         let sources = [src(0, 99, 100), src(100, 199, 100), src(150, 250, 100)];
         let parts = split_time_range(&sources, TimeRange::all(), 2, 0);
         assert_eq!(parts[0].max, 99, "{parts:?}");
+    }
+
+    #[test]
+    fn uneven_splits_are_found() {
+        let hour = 3_600_000;
+        let files = |n: i64| -> Vec<SourceExtent> {
+            (0..n)
+                .map(|h| src(h * hour, (h + 1) * hour - 1, 360_000))
+                .collect()
+        };
+        let all = TimeRange::all();
+        // Three equal files on two partitions: 2:1.
+        let three = files(3);
+        let split = split_time_range(&three, all, 2, 8192);
+        assert_eq!(split.len(), 2);
+        assert!(split_is_uneven(&three, all, &split, 2, 8192));
+        // Four files split 2:2, twenty-four 12:12.
+        for n in [4, 24] {
+            let sources = files(n);
+            let split = split_time_range(&sources, all, 2, 8192);
+            assert!(!split_is_uneven(&sources, all, &split, 2, 8192), "{n}");
+        }
+        // One file cannot be cut by time at all; too few rows never count as uneven.
+        let one = files(1);
+        assert!(split_is_uneven(&one, all, &[all], 2, 8192));
+        let small = [src(0, 99, 100)];
+        assert!(!split_is_uneven(&small, all, &[all], 2, 8192));
+        assert!(!split_is_uneven(&three, all, &split, 1, 8192));
     }
 
     #[test]

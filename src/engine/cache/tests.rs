@@ -61,6 +61,28 @@ async fn second_scan_of_a_file_fetches_no_bytes() {
     engine.close().await.unwrap();
 }
 
+/// Scans starting together (the stripes of one query) fetch a cold file once between them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_cold_scans_fetch_a_file_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(EngineOptions::new(dir.path())).await.unwrap();
+    let region = engine.create_region(cpu_metadata()).await.unwrap();
+    flush_file(&region, 3, 10, 0, 1.0).await;
+    let scans: Vec<_> = (0..4)
+        .map(|_| {
+            let region = region.clone();
+            tokio::spawn(async move { scan(&region, ScanRequest::default()).await })
+        })
+        .collect();
+    for scan in scans {
+        assert_eq!(scan.await.unwrap().len(), 30);
+    }
+    let stats = engine.cache_stats();
+    assert_eq!((stats.data_misses, stats.data_hits), (1, 3));
+    assert_eq!(stats.meta_misses, 1);
+    engine.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn data_budget_is_respected_by_evicting() {
     let dir = tempfile::tempdir().unwrap();

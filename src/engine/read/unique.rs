@@ -24,7 +24,10 @@ pub struct UniqueSource {
     source: BatchSource,
     time_index: usize,
     op_type: usize,
-    time_range: TimeRange,
+    /// `None` when every row of the source is inside the scan's range (nothing to compare).
+    time_range: Option<TimeRange>,
+    /// Whether the source may hold tombstones (else the op type is not compared).
+    may_delete: bool,
 }
 
 impl UniqueSource {
@@ -34,8 +37,22 @@ impl UniqueSource {
             source,
             time_index: format.time_index_position(),
             op_type: format.op_type_position(),
-            time_range,
+            time_range: Some(time_range),
+            may_delete: true,
         }
+    }
+
+    /// Skips the checks `source` cannot fail: the time range when all its rows are inside it
+    /// (`source_range`, the file's, within the scan's), the op type when it holds no
+    /// tombstone (`may_delete` false, from the file's statistics).
+    pub fn knowing(mut self, source_range: TimeRange, may_delete: bool) -> UniqueSource {
+        if let Some(range) = self.time_range
+            && range.intersect(&source_range) == source_range
+        {
+            self.time_range = None;
+        }
+        self.may_delete = may_delete;
+        self
     }
 
     fn keep_visible(&self, batch: RecordBatch) -> Result<RecordBatch> {
@@ -43,20 +60,34 @@ impl UniqueSource {
             context: "filtering an SST batch".to_string(),
             source,
         };
-        let timestamps = arrow::compute::cast(batch.column(self.time_index), &DataType::Int64)
-            .map_err(arrow_error)?;
-        let min = Int64Array::new_scalar(self.time_range.min);
-        let max = Int64Array::new_scalar(self.time_range.max);
-        let put = UInt8Array::new_scalar(OpType::Put as u8);
-        let keep = and(
-            &and(
-                &gt_eq(&timestamps, &min).map_err(arrow_error)?,
-                &lt_eq(&timestamps, &max).map_err(arrow_error)?,
-            )
-            .map_err(arrow_error)?,
-            &eq(batch.column(self.op_type), &put).map_err(arrow_error)?,
-        )
-        .map_err(arrow_error)?;
+        let in_range = match self.time_range {
+            Some(range) => {
+                let timestamps =
+                    arrow::compute::cast(batch.column(self.time_index), &DataType::Int64)
+                        .map_err(arrow_error)?;
+                let min = Int64Array::new_scalar(range.min);
+                let max = Int64Array::new_scalar(range.max);
+                Some(
+                    and(
+                        &gt_eq(&timestamps, &min).map_err(arrow_error)?,
+                        &lt_eq(&timestamps, &max).map_err(arrow_error)?,
+                    )
+                    .map_err(arrow_error)?,
+                )
+            }
+            None => None,
+        };
+        let put = if self.may_delete {
+            let put = UInt8Array::new_scalar(OpType::Put as u8);
+            Some(eq(batch.column(self.op_type), &put).map_err(arrow_error)?)
+        } else {
+            None
+        };
+        let keep = match (in_range, put) {
+            (None, None) => return Ok(batch),
+            (Some(keep), None) | (None, Some(keep)) => keep,
+            (Some(a), Some(b)) => and(&a, &b).map_err(arrow_error)?,
+        };
         if keep.true_count() == batch.num_rows() {
             return Ok(batch);
         }

@@ -14,20 +14,22 @@ use futures::{StreamExt, TryStreamExt};
 use crate::engine::cache::{CachedSst, SstCache};
 use crate::engine::error::{Error, Result};
 use crate::engine::memtable::MemtableRef;
-use crate::engine::metadata::SequenceNumber;
+use crate::engine::metadata::{OpType, SequenceNumber};
 use crate::engine::options::DedupMode;
+use crate::engine::read::OP_TYPE_COLUMN;
 use crate::engine::read::merge::{BatchSource, MergeReader};
 use crate::engine::read::unique::UniqueSource;
 use crate::engine::read::{ReadFormat, compat};
 use crate::engine::region::scan_metrics::ScanMetrics;
 use crate::engine::region::{
-    FieldFilter, RecordBatchStream, Region, ScanRequest, SeriesRowSelector, TagFilter,
+    FieldFilter, RecordBatchStream, Region, ScanRequest, SeriesRowSelector, Stripe, TagFilter,
 };
 use crate::engine::sst::file::FileMeta;
 use crate::engine::sst::format::READ_BATCH_ROWS;
 use crate::engine::sst::last_row::read_last_rows;
 use crate::engine::sst::reader::SstReader;
 use crate::engine::time_range::TimeRange;
+use parquet::file::statistics::Statistics;
 
 /// Batches in flight between the scan thread and the consumer.
 const CHANNEL_BATCHES: usize = 4;
@@ -46,11 +48,12 @@ impl Region {
     /// # Errors
     /// The stream yields SST errors (missing file, checksum mismatch) naming the file.
     pub fn scan(self: &Arc<Self>, request: ScanRequest) -> Result<(SchemaRef, RecordBatchStream)> {
-        // Committed sequence first, then the version: every row at or below it is in this
-        // version's memtables or files, and rows above it (writes still being inserted,
-        // maybe half) are skipped in the memtables. SSTs hold only whole writes.
-        let committed = self.committed_sequence();
-        let version = self.version.current();
+        // The snapshot: the committed sequence first, then the version, so every row at or
+        // below it is in this version's memtables or files, and rows above it (writes still
+        // being inserted, maybe half) are skipped in the memtables. SSTs hold only whole writes.
+        let snapshot = request.snapshot.clone().unwrap_or_else(|| self.snapshot());
+        let committed = snapshot.committed;
+        let version = snapshot.version.clone();
         let metadata = version.metadata.clone();
         let user_schema = metadata.arrow_schema();
         let projection: Vec<usize> = match &request.projection {
@@ -69,17 +72,31 @@ impl Region {
         let format = Arc::new(ReadFormat::new(metadata.clone(), Some(&projection)));
         // TTL: rows older than `now - ttl` are invisible at once, on every read path (the
         // range bounds file selection, the merge and the unique and last-row reads alike).
-        let time_range = crate::engine::compaction::unexpired(
-            request.time_range,
-            self.expire_before(&version.options),
-        );
+        let time_range =
+            crate::engine::compaction::unexpired(request.time_range, snapshot.expire_before);
+        // `source_range` chooses the memtables and files, `time_range` the rows. A dynamic
+        // bound narrows both, except for a stripe: stripes number the runs of the sources, so
+        // they must all choose them by the same range.
+        let (source_range, time_range) = match (request.dynamic_range, request.stripe) {
+            (None, _) => (time_range, time_range),
+            (Some(dynamic), None) => {
+                let narrowed = time_range.intersect(&dynamic);
+                (narrowed, narrowed)
+            }
+            (Some(dynamic), Some(_)) => (time_range, time_range.intersect(&dynamic)),
+        };
+        if time_range.is_empty() {
+            return Ok((output_schema, futures::stream::empty().boxed()));
+        }
         let dedup = version.options.dedup_mode();
         let files: Vec<_> = version
             .files
             .values()
-            .filter(|f| f.meta().time_range.overlaps(&time_range))
+            .filter(|f| f.meta().time_range.overlaps(&source_range))
             .cloned()
             .collect();
+        let stripe = request.stripe;
+        let memtable_ranges = snapshot.memtable_ranges.clone();
         let storage = self.storage.clone();
         let region_id = self.region_id;
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(CHANNEL_BATCHES);
@@ -128,9 +145,10 @@ impl Region {
             let task = tokio::task::spawn_blocking(move || {
                 // `version` keeps memtables and SST handles alive until the scan ends.
                 let mut inputs = Vec::new();
-                for memtable in std::iter::once(&version.mutable).chain(&version.immutables) {
-                    if let Some(range) = memtable.time_range()
-                        && range.overlaps(&time_range)
+                let memtables = std::iter::once(&version.mutable).chain(&version.immutables);
+                for (memtable, range) in memtables.zip(&memtable_ranges) {
+                    if let Some(range) = *range
+                        && range.overlaps(&source_range)
                     {
                         inputs.push(ScanInput {
                             range,
@@ -157,6 +175,7 @@ impl Region {
                     field_filters: request.field_filters,
                     committed,
                     dedup,
+                    stripe,
                     selector: request.series_row_selector,
                     cache,
                     metrics,
@@ -230,6 +249,8 @@ struct ReadPlan {
     committed: SequenceNumber,
     /// How versions of one identity merge (the table's append and merge modes).
     dedup: DedupMode,
+    /// The share of the runs (and of single-SST runs' row groups) this scan reads.
+    stripe: Option<Stripe>,
     /// Rows of each series the scan may leave out.
     selector: Option<SeriesRowSelector>,
     /// Where last-row results of whole files are kept.
@@ -263,7 +284,14 @@ impl ReadPlan {
         }
         let plan = Arc::new(self);
         let mut readers: Vec<BatchSource> = Vec::with_capacity(groups.len());
-        for mut group in groups {
+        for (ordinal, mut group) in groups.into_iter().enumerate() {
+            let group_range = group
+                .iter()
+                .map(|input| input.range)
+                .reduce(|a, b| a.union(&b));
+            if !group_range.is_some_and(|range| range.overlaps(&plan.time_range)) {
+                continue;
+            }
             // The last-row reader maps columns by name: a file written under an older schema
             // goes through the merge (which reads it by column id) instead.
             let last_row_file = plan.selector == Some(SeriesRowSelector::LastRow);
@@ -290,6 +318,9 @@ impl ReadPlan {
                         range,
                     },
                 ] if last_row_file && plain_file => {
+                    if !plan.takes_whole(ordinal) {
+                        continue;
+                    }
                     let format = &plan.unique_format;
                     let rows = plan.last_rows_in_range(sst, *range, format)?;
                     (format, Box::new(std::iter::once(Ok(rows))) as BatchSource)
@@ -297,16 +328,25 @@ impl ReadPlan {
                 [
                     ScanInput {
                         data: InputData::Sst(sst),
-                        ..
+                        range,
                     },
                 ] if plain_file => {
                     let format = &plan.unique_format;
                     // Each row of the file is its identity's only version in this run.
-                    let reader = plan.open_sst(sst.clone(), format, &plan.field_filters)?;
-                    let rows = UniqueSource::new(reader, format, plan.time_range);
+                    let stripe = plan.stripe;
+                    let wanted =
+                        move |row_group: usize| stripe.is_none_or(|s| s.takes(ordinal + row_group));
+                    let may_delete = may_hold_tombstones(sst);
+                    let reader =
+                        plan.open_sst(sst.clone(), format, &plan.field_filters, &wanted)?;
+                    let rows = UniqueSource::new(reader, format, plan.time_range)
+                        .knowing(*range, may_delete);
                     (format, Box::new(rows))
                 }
                 _ => {
+                    if !plan.takes_whole(ordinal) {
+                        continue;
+                    }
                     let format = &plan.merge_format;
                     let mut sources = Vec::with_capacity(group.len());
                     for input in group {
@@ -318,7 +358,7 @@ impl ReadPlan {
                                 Some(plan.committed),
                             ))
                                 as BatchSource,
-                            InputData::Sst(sst) => plan.open_sst(sst, format, &[])?,
+                            InputData::Sst(sst) => plan.open_sst(sst, format, &[], &|_| true)?,
                         });
                     }
                     let merged = MergeReader::new(
@@ -390,11 +430,18 @@ impl ReadPlan {
         filter_record_batch(&whole, &inside).map_err(arrow_error)
     }
 
+    /// Whether this scan reads run `ordinal` when the run is read whole (see [`Stripe`]).
+    fn takes_whole(&self, ordinal: usize) -> bool {
+        self.stripe.is_none_or(|s| s.takes(ordinal))
+    }
+
+    /// A reader of `sst`'s row groups for which `wanted` holds (and that pruning keeps).
     fn open_sst(
         &self,
         sst: CachedSst,
         format: &Arc<ReadFormat>,
         field_filters: &[FieldFilter],
+        wanted: &dyn Fn(usize) -> bool,
     ) -> Result<BatchSource> {
         let reader = SstReader::open_with_field_filters(
             sst.path,
@@ -404,11 +451,31 @@ impl ReadPlan {
             self.time_range,
             &self.tag_filters,
             field_filters,
+            wanted,
             READ_BATCH_ROWS,
         )?
         .with_scan_metrics(self.metrics.clone());
         Ok(Box::new(reader))
     }
+}
+
+/// Whether `sst` may hold a tombstone: unless the statistics of its op type column say that
+/// every row group holds puts only.
+fn may_hold_tombstones(sst: &CachedSst) -> bool {
+    let metadata = sst.metadata.metadata();
+    let schema = metadata.file_metadata().schema_descr();
+    let Some(column) =
+        (0..schema.num_columns()).find(|&i| schema.column(i).name() == OP_TYPE_COLUMN)
+    else {
+        return true;
+    };
+    let put = OpType::Put as i32;
+    !metadata.row_groups().iter().all(|rg| {
+        matches!(
+            rg.columns().get(column).and_then(|c| c.statistics()),
+            Some(Statistics::Int32(s)) if s.min_opt() == Some(&put) && s.max_opt() == Some(&put)
+        )
+    })
 }
 
 /// The last row of every run of equal tag values (`tag_positions` in `batch`) of a sorted,

@@ -198,6 +198,7 @@ impl SstReader {
             time_range,
             tag_filters,
             &[],
+            &|_| true,
             batch_size,
         )
     }
@@ -206,7 +207,9 @@ impl SstReader {
     /// comparison while decoding (parquet's `RowFilter`: the filtered columns are decoded
     /// first, the others only for the rows that pass). Only for a file whose rows need no
     /// merge: an older version of a row must not be kept because its newer one was dropped.
-    /// A filter on a column the file lacks, or that is not Float64 in it, is ignored.
+    /// A filter on a column the file lacks, or that is not Float64 in it, is ignored. Only
+    /// the row groups (by index in the file) for which `wanted` holds are read: a scan's
+    /// stripe ([`crate::engine::region::Stripe`]).
     ///
     /// # Errors
     /// As [`SstReader::open_with_metadata`].
@@ -219,6 +222,7 @@ impl SstReader {
         time_range: TimeRange,
         tag_filters: &[TagFilter],
         field_filters: &[FieldFilter],
+        wanted: &dyn Fn(usize) -> bool,
         batch_size: usize,
     ) -> Result<SstReader> {
         let parquet_err = |source| Error::Parquet {
@@ -316,6 +320,7 @@ impl SstReader {
             .row_groups()
             .iter()
             .enumerate()
+            .filter(|&(i, _)| wanted(i))
             .filter(|(_, rg)| {
                 let stats = ts_leaf
                     .and_then(|leaf| rg.columns().get(leaf))
@@ -348,7 +353,10 @@ impl SstReader {
             .map(|rg| usize::try_from(rg.num_rows()).unwrap_or(0))
             .sum();
         let metrics = SstReadMetrics {
-            row_groups_total: parquet_metadata.num_row_groups(),
+            // Of this reader's share: the row groups `wanted` gives it.
+            row_groups_total: (0..parquet_metadata.num_row_groups())
+                .filter(|&i| wanted(i))
+                .count(),
             row_groups_read: plan.row_groups.len(),
             rows_selected: plan
                 .selection

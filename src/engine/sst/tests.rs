@@ -363,6 +363,7 @@ fn field_filters_keep_only_passing_rows() {
         TimeRange::all(),
         &[],
         &[filter],
+        &|_| true,
         4096,
     )
     .unwrap();
