@@ -66,8 +66,9 @@ pub struct ScanRequest {
     /// Tag predicates used to skip SST row groups (a hint: rows that do not match may still
     /// be returned, so the caller applies them too).
     pub tag_filters: Vec<TagFilter>,
-    /// Comparisons of float fields (a hint like `tag_filters`: failing rows may still be
-    /// returned; applied while decoding SSTs that need no merge).
+    /// Comparisons of float fields, applied exactly: only rows passing all of them are
+    /// returned (SSTs that need no merge apply them while decoding, so other columns are
+    /// decoded only for passing rows). Their columns need not be projected.
     pub field_filters: Vec<FieldFilter>,
     /// Return only some rows of each series (see [`SeriesRowSelector`]); `None` for all rows.
     pub series_row_selector: Option<SeriesRowSelector>,

@@ -1,7 +1,9 @@
 //! Recognises comparisons of DOUBLE fields with constants (`usage_user > 90.0`,
 //! `90.0 <= usage_user`, ...) that DataFusion can push into a region scan as engine
 //! [`FieldFilter`]s: SSTs read without the merge then decode the other columns only for rows
-//! that pass. The filters stay "inexact", so DataFusion still applies them.
+//! that pass, and the engine applies them to every other row it returns, so they are pushed
+//! down `Exact` and DataFusion drops its `FilterExec` (arrow's comparison kernels on both
+//! sides: the same NaN and NULL semantics).
 
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};

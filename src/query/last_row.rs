@@ -297,12 +297,16 @@ fn row_preserving_scan(plan: &Arc<dyn ExecutionPlan>) -> Option<ScanSide> {
     scan_side(plan, &|_, _| true)
 }
 
-/// A scan below row-preserving operators, column-only projections and filters on tags only.
+/// A scan below row-preserving operators, column-only projections and filters on tags only,
+/// itself filtering no field (a field filter in the scan drops rows by value: a series'
+/// newest row may fail it while an older one passes).
 fn tag_preserving_scan(plan: &Arc<dyn ExecutionPlan>) -> Option<ScanSide> {
-    scan_side(plan, &|scan, columns| {
+    let side = scan_side(plan, &|scan, columns| {
         let metadata = scan.region().metadata();
         columns.iter().all(|name| metadata.is_tag(name))
-    })
+    })?;
+    let scan = side.scan.downcast_ref::<RegionScanExec>()?;
+    scan.field_filters().is_empty().then_some(side)
 }
 
 /// The scan below `plan`; `filter_ok` decides whether a filter on the named scan columns

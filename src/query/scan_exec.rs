@@ -80,7 +80,7 @@ pub struct RegionScanExec {
     limit: Option<usize>,
     /// Tag predicates the engine uses to skip SST row groups (DataFusion still filters rows).
     tag_filters: Vec<TagFilter>,
-    /// Field comparisons the engine applies while decoding SSTs (DataFusion still filters).
+    /// Field comparisons the engine applies exactly (while decoding SSTs where it can).
     field_filters: Vec<FieldFilter>,
     /// Rows of each series the engine may leave out (set by [`super::last_row`]).
     series_row_selector: Option<SeriesRowSelector>,
@@ -167,8 +167,8 @@ impl RegionScanExec {
         self
     }
 
-    /// Also pushes `field_filters` into the engine (applied while decoding SSTs read without
-    /// the merge; DataFusion still filters the rows).
+    /// Also pushes `field_filters` into the engine, which applies them exactly (while decoding
+    /// SSTs read without the merge, after it otherwise).
     pub fn with_field_filters(mut self, field_filters: Vec<FieldFilter>) -> Self {
         self.field_filters = field_filters;
         self
@@ -179,6 +179,11 @@ impl RegionScanExec {
     pub fn with_series_row_selector(mut self, selector: SeriesRowSelector) -> Self {
         self.series_row_selector = Some(selector);
         self
+    }
+
+    /// The field comparisons pushed into the engine.
+    pub fn field_filters(&self) -> &[FieldFilter] {
+        &self.field_filters
     }
 
     /// The selector pushed into the engine, if any.

@@ -251,11 +251,10 @@ impl TableProvider for TsdbTable {
         Ok(filters
             .iter()
             .map(|f| {
-                if is_exact_time_filter(f, &time_index) {
+                if is_exact_time_filter(f, &time_index) || field_filter(f, &self.metadata).is_some()
+                {
                     TableProviderFilterPushDown::Exact
-                } else if is_time_filter(f, &time_index)
-                    || tag_filter(f, &self.metadata).is_some()
-                    || field_filter(f, &self.metadata).is_some()
+                } else if is_time_filter(f, &time_index) || tag_filter(f, &self.metadata).is_some()
                 {
                     TableProviderFilterPushDown::Inexact
                 } else {

@@ -69,7 +69,19 @@ impl Region {
                         source,
                     })?,
             );
-        let format = Arc::new(ReadFormat::new(metadata.clone(), Some(&projection)));
+        // The columns read: the projection plus the fields filtered on (dropped at output).
+        let mut read_projection = projection.clone();
+        for filter in &request.field_filters {
+            if let Some(index) = metadata
+                .columns
+                .iter()
+                .position(|c| c.name == filter.column)
+                && !read_projection.contains(&index)
+            {
+                read_projection.push(index);
+            }
+        }
+        let format = Arc::new(ReadFormat::new(metadata.clone(), Some(&read_projection)));
         // TTL: rows older than `now - ttl` are invisible at once, on every read path (the
         // range bounds file selection, the merge and the unique and last-row reads alike).
         let time_range =
@@ -166,7 +178,7 @@ impl Region {
                     merge_format: format,
                     unique_format: Arc::new(ReadFormat::without_unprojected_tags(
                         metadata.clone(),
-                        &projection,
+                        &read_projection,
                     )),
                     projection,
                     schema: schema.clone(),
@@ -388,8 +400,26 @@ impl ReadPlan {
                 .filter_map(|&c| format.position_of(c))
                 .collect();
             let schema = plan.schema.clone();
+            // Field filters hold exactly on every path: decoding already applied them to a
+            // file read without the merge (where the file holds the column as it is now);
+            // merged rows, memtable rows and columns filled or cast for older files are
+            // filtered here, on the values the query sees.
+            let filters: Vec<(usize, FieldFilter)> = plan
+                .field_filters
+                .iter()
+                .filter_map(|f| {
+                    let column = format
+                        .metadata()
+                        .columns
+                        .iter()
+                        .position(|c| c.name == f.column)?;
+                    Some((format.position_of(column)?, f.clone()))
+                })
+                .collect();
             readers.push(Box::new(rows.map(move |batch| {
-                batch.and_then(|b| to_output(&b, &positions, &schema))
+                batch
+                    .and_then(|b| keep_matching(b, &filters))
+                    .and_then(|b| to_output(&b, &positions, &schema))
             })));
         }
         Ok(Box::new(readers.into_iter().flatten()))
@@ -512,6 +542,30 @@ fn last_of_each_series(batch: &RecordBatch, tag_positions: &[usize]) -> Result<R
         .map_err(arrow_error)?;
     let options = RecordBatchOptions::new().with_row_count(Some(indices.len()));
     RecordBatch::try_new_with_options(batch.schema(), columns, &options).map_err(arrow_error)
+}
+
+/// The rows of `batch` passing every filter (`(position in the batch, filter)`).
+fn keep_matching(batch: RecordBatch, filters: &[(usize, FieldFilter)]) -> Result<RecordBatch> {
+    let arrow_error = |source| Error::Arrow {
+        context: "applying a field filter".to_string(),
+        source,
+    };
+    let mut keep: Option<arrow::array::BooleanArray> = None;
+    for (position, filter) in filters {
+        let mask = filter
+            .evaluate(batch.column(*position).as_ref())
+            .map_err(arrow_error)?;
+        keep = Some(match keep {
+            None => mask,
+            Some(keep) => arrow::compute::and(&keep, &mask).map_err(arrow_error)?,
+        });
+    }
+    match keep {
+        Some(keep) if keep.true_count() < batch.num_rows() => {
+            filter_record_batch(&batch, &keep).map_err(arrow_error)
+        }
+        _ => Ok(batch),
+    }
 }
 
 /// The output columns (`positions` in the read batch) under the output `schema`.
