@@ -12,6 +12,7 @@ pub mod insert_values;
 pub mod last_row;
 pub mod progress;
 pub mod run_aggregate;
+pub mod run_grouping;
 pub mod scan_exec;
 pub mod scan_plan;
 pub mod session;

@@ -12,8 +12,9 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 /// the gap-filling and time functions (`super::gapfill::udf`, `super::time_functions`), a
 /// query planner that plans `GapFill` nodes, and the physical rule
 /// [`super::last_row::LastRowRule`], run first, on the plan as the planner built it (see its
-/// docs), before DataFusion's own rules. `sum` and `avg` are DataFusion's with a run-aware
-/// groups accumulator ([`super::run_aggregate`]).
+/// docs), before DataFusion's own rules, and [`super::run_grouping::RunGroupingRule`] after
+/// them (partial aggregates over a scan find groups once per run of equal keys). `sum` and
+/// `avg` are DataFusion's with a run-aware groups accumulator ([`super::run_aggregate`]).
 ///
 /// DataFusion's `information_schema` option is off: the database registers its own
 /// `information_schema` schema (DataFusion's tables with GreptimeDB's `columns`), which the
@@ -22,6 +23,7 @@ pub fn new_session() -> SessionContext {
     let config = SessionConfig::new().with_information_schema(false);
     let mut physical_rules = PhysicalOptimizer::new().rules;
     physical_rules.insert(0, Arc::new(super::last_row::LastRowRule));
+    physical_rules.push(Arc::new(super::run_grouping::RunGroupingRule));
     let mut analyzer_rules = super::coercion::analyzer_rules();
     analyzer_rules.push(super::time_zone::rule());
     analyzer_rules.push(Arc::new(super::gapfill::rule::HandleGapFill));
