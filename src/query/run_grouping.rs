@@ -23,18 +23,19 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, UInt32Array};
 use arrow::compute::kernels::partition::partition;
 use arrow::compute::take;
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::datatypes::{DataType, Int64Type, SchemaRef, TimeUnit};
 use arrow::row::{RowConverter, Rows, SortField};
+use datafusion::common::ScalarValue;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
-use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::expressions::{Column, Literal};
 use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
@@ -312,7 +313,7 @@ impl StreamState {
 /// DataFusion's accumulators of the aggregates over them.
 struct RunGrouping {
     schema: SchemaRef,
-    keys: Vec<Arc<dyn PhysicalExpr>>,
+    keys: Vec<Key>,
     arguments: Vec<Vec<Arc<dyn PhysicalExpr>>>,
     accumulators: Vec<Box<dyn GroupsAccumulator>>,
     converter: RowConverter,
@@ -347,7 +348,10 @@ impl RunGrouping {
                 .collect::<Result<_>>()?,
             groups: converter.empty_rows(0, 0),
             converter,
-            keys,
+            keys: keys
+                .into_iter()
+                .map(|expr| Key::new(expr, &input_schema))
+                .collect(),
             index: HashMap::new(),
             group_indices: Vec::new(),
         })
@@ -362,7 +366,7 @@ impl RunGrouping {
         let keys = self
             .keys
             .iter()
-            .map(|k| k.evaluate(batch).and_then(|v| v.into_array(rows)))
+            .map(|k| k.evaluate(batch))
             .collect::<Result<Vec<ArrayRef>>>()?;
         let runs = partition(&keys)?.ranges();
         let starts = UInt32Array::from_iter_values(runs.iter().map(|r| r.start as u32));
@@ -417,5 +421,137 @@ impl RunGrouping {
         self.groups = self.converter.empty_rows(0, 0);
         self.index.clear();
         Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
+    }
+}
+
+/// A group key and how it is computed.
+enum Key {
+    /// Any expression, evaluated by DataFusion.
+    Expr(Arc<dyn PhysicalExpr>),
+    /// `date_trunc` of a time-zone-less timestamp column (`column` in the batch) to a unit of
+    /// fixed length, `step` of the column's unit: DataFusion's fine-granularity result
+    /// (`v - v.rem_euclid(step)`, `datafusion-functions` `date_trunc.rs`), computed with one
+    /// division per bucket instead of one per row (the rows of a series come in time order).
+    Bucket {
+        column: usize,
+        step: i64,
+        data_type: DataType,
+    },
+}
+
+impl Key {
+    fn new(expr: Arc<dyn PhysicalExpr>, schema: &arrow::datatypes::Schema) -> Key {
+        let bucket = expr
+            .downcast_ref::<ScalarFunctionExpr>()
+            .filter(|f| f.name() == "date_trunc")
+            .and_then(|f| match f.args() {
+                [granularity, column] => {
+                    let granularity = granularity.downcast_ref::<Literal>()?;
+                    let column = column.downcast_ref::<Column>()?;
+                    Some((granularity.value().clone(), column.index()))
+                }
+                _ => None,
+            })
+            .and_then(|(granularity, column)| {
+                let (ScalarValue::Utf8(Some(granularity))
+                | ScalarValue::Utf8View(Some(granularity))
+                | ScalarValue::LargeUtf8(Some(granularity))) = granularity
+                else {
+                    return None;
+                };
+                let data_type = schema.fields().get(column)?.data_type().clone();
+                let DataType::Timestamp(unit, None) = &data_type else {
+                    return None;
+                };
+                let step = fixed_step(*unit, &granularity.to_lowercase())?;
+                Some(Key::Bucket {
+                    column,
+                    step,
+                    data_type,
+                })
+            });
+        bucket.unwrap_or(Key::Expr(expr))
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> Result<ArrayRef> {
+        match self {
+            Key::Expr(expr) => expr.evaluate(batch)?.into_array(batch.num_rows()),
+            Key::Bucket {
+                column,
+                step,
+                data_type,
+            } => {
+                let column = batch.column(*column);
+                let timestamps = arrow::compute::cast(column, &DataType::Int64)?;
+                let timestamps = timestamps.as_primitive::<Int64Type>();
+                let buckets = Int64Array::new(
+                    buckets(timestamps.values(), *step).into(),
+                    column.nulls().cloned(),
+                );
+                Ok(arrow::compute::cast(&buckets, data_type)?)
+            }
+        }
+    }
+}
+
+/// The length of `granularity` in `unit`, for the granularities of fixed length in UTC that
+/// are coarser than the unit (as DataFusion's fast path).
+fn fixed_step(unit: TimeUnit, granularity: &str) -> Option<i64> {
+    let seconds = match granularity {
+        "second" => 1,
+        "minute" => 60,
+        "hour" => 3_600,
+        "day" => 86_400,
+        _ => return None,
+    };
+    let per_second = match unit {
+        TimeUnit::Second => 1,
+        TimeUnit::Millisecond => 1_000,
+        TimeUnit::Microsecond => 1_000_000,
+        TimeUnit::Nanosecond => 1_000_000_000,
+    };
+    (seconds * per_second > 1).then_some(seconds * per_second)
+}
+
+/// `v - v.rem_euclid(step)` for every value, dividing only when a value leaves the bucket
+/// of the one before it. (A wrapped `i64::MIN` bucket is below its value: the next value
+/// is then outside it and divides again, so the results stay exact.)
+fn buckets(values: &[i64], step: i64) -> Vec<i64> {
+    let mut out = Vec::with_capacity(values.len());
+    // The current bucket [start, end); empty at first.
+    let (mut start, mut end) = (1_i64, 0_i64);
+    for &v in values {
+        if v < start || v >= end {
+            // Wrapping at i64::MIN, as DataFusion's (release) arithmetic does.
+            start = v.wrapping_sub(v.rem_euclid(step));
+            end = start.saturating_add(step);
+        }
+        out.push(start);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_match_the_division() {
+        let step = 60_000;
+        let values: Vec<i64> = [
+            0, 1, 59_999, 60_000, -1, -60_000, -60_001, 5, 119_999, 120_000,
+        ]
+        .into_iter()
+        .chain((0..500).map(|i| i * 7_919 - 1_000_000))
+        .chain([i64::MAX, i64::MAX - 1, i64::MIN, i64::MIN + 1])
+        .collect();
+        let expected: Vec<i64> = values
+            .iter()
+            .map(|v| v.wrapping_sub(v.rem_euclid(step)))
+            .collect();
+        assert_eq!(buckets(&values, step), expected);
+        assert_eq!(fixed_step(TimeUnit::Millisecond, "hour"), Some(3_600_000));
+        assert_eq!(fixed_step(TimeUnit::Second, "second"), None);
+        assert_eq!(fixed_step(TimeUnit::Second, "week"), None);
     }
 }
