@@ -131,6 +131,21 @@ impl std::fmt::Debug for SstCache {
     }
 }
 
+/// The right to load one file, held while fetching it. Dropping it (loaded, failed or
+/// cancelled) retires the file's gate, so later readers go straight to the cache; waiters
+/// already queued on the gate re-check the cache when they get it.
+struct LoadingGate<'a> {
+    loading: &'a Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+    key: Key,
+    _held: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Drop for LoadingGate<'_> {
+    fn drop(&mut self) {
+        lock(self.loading).remove(&self.key);
+    }
+}
+
 /// Locks `mutex`, recovering from poisoning: the LRU's invariants hold between calls, and a
 /// panic elsewhere must not disable reads.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -170,7 +185,11 @@ impl SstCache {
         let mut cached = lock(&self.data).get(&key);
         let gate = if cached.is_none() {
             let gate = lock(&self.loading).entry(key).or_default().clone();
-            let guard = gate.lock_owned().await;
+            let guard = LoadingGate {
+                loading: &self.loading,
+                key,
+                _held: gate.lock_owned().await,
+            };
             cached = lock(&self.data).get(&key);
             Some(guard)
         } else {
@@ -184,13 +203,7 @@ impl SstCache {
             }
             None => {
                 self.counters.data_misses.fetch_add(1, Ordering::Relaxed);
-                let bytes = match fetch_sst(storage, region_id, meta).await {
-                    Ok(bytes) => bytes,
-                    Err(e) => {
-                        lock(&self.loading).remove(&key);
-                        return Err(e);
-                    }
-                };
+                let bytes = fetch_sst(storage, region_id, meta).await?;
                 fetched_bytes = bytes.len() as u64;
                 self.counters
                     .bytes_fetched
@@ -215,7 +228,6 @@ impl SstCache {
                     Err(e) => {
                         // Verified bytes that do not parse: keep no part of the file.
                         lock(&self.data).remove(&key);
-                        lock(&self.loading).remove(&key);
                         return Err(e);
                     }
                 };
@@ -227,11 +239,7 @@ impl SstCache {
                 metadata
             }
         };
-        if gate.is_some() {
-            // Bytes and metadata are cached now: later readers need not wait. Waiters already
-            // holding the gate re-check the cache when they get it.
-            lock(&self.loading).remove(&key);
-        }
+        // Bytes and metadata are cached now: later readers need not wait.
         drop(gate);
         Ok(CachedSst {
             region_id,

@@ -70,15 +70,15 @@ impl Region {
                     })?,
             );
         // The columns read: the projection plus the fields filtered on (dropped at output).
+        let filter_columns: Vec<(usize, FieldFilter)> = request
+            .field_filters
+            .iter()
+            .filter_map(|f| Some((metadata.column_index(&f.column)?, f.clone())))
+            .collect();
         let mut read_projection = projection.clone();
-        for filter in &request.field_filters {
-            if let Some(index) = metadata
-                .columns
-                .iter()
-                .position(|c| c.name == filter.column)
-                && !read_projection.contains(&index)
-            {
-                read_projection.push(index);
+        for (index, _) in &filter_columns {
+            if !read_projection.contains(index) {
+                read_projection.push(*index);
             }
         }
         let format = Arc::new(ReadFormat::new(metadata.clone(), Some(&read_projection)));
@@ -185,6 +185,7 @@ impl Region {
                     time_range,
                     tag_filters: request.tag_filters,
                     field_filters: request.field_filters,
+                    filter_columns,
                     committed,
                     dedup,
                     stripe,
@@ -261,6 +262,8 @@ struct ReadPlan {
     committed: SequenceNumber,
     /// How versions of one identity merge (the table's append and merge modes).
     dedup: DedupMode,
+    /// `field_filters` with the index of their column (exact: applied to every output row).
+    filter_columns: Vec<(usize, FieldFilter)>,
     /// The share of the runs (and of single-SST runs' row groups) this scan reads.
     stripe: Option<Stripe>,
     /// Rows of each series the scan may leave out.
@@ -405,16 +408,9 @@ impl ReadPlan {
             // merged rows, memtable rows and columns filled or cast for older files are
             // filtered here, on the values the query sees.
             let filters: Vec<(usize, FieldFilter)> = plan
-                .field_filters
+                .filter_columns
                 .iter()
-                .filter_map(|f| {
-                    let column = format
-                        .metadata()
-                        .columns
-                        .iter()
-                        .position(|c| c.name == f.column)?;
-                    Some((format.position_of(column)?, f.clone()))
-                })
+                .filter_map(|(column, f)| Some((format.position_of(*column)?, f.clone())))
                 .collect();
             readers.push(Box::new(rows.map(move |batch| {
                 batch
