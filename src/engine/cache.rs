@@ -27,9 +27,11 @@ use crate::engine::io::ObjectStorage;
 use crate::engine::metadata::RegionId;
 use crate::engine::read::ReadFormat;
 use crate::engine::region::scan_metrics::ScanMetrics;
+use crate::engine::sst::Error as SstError;
 use crate::engine::sst::file::{FileId, FileMeta};
 use crate::engine::sst::last_row::read_last_rows;
-use crate::engine::sst::reader::{fetch_sst, load_metadata};
+use crate::engine::sst::ranged::{ChunkChecksums, SstData, chunk_range};
+use crate::engine::sst::reader::{chunk_checksums, fetch_sst, load_metadata};
 use crate::engine::sst::sst_path;
 use crate::engine::time_range::TimeRange;
 use lru::WeightedLru;
@@ -42,6 +44,15 @@ pub const DEFAULT_META_CACHE_BYTES: u64 = 64 << 20;
 pub const LAST_ROW_CACHE_BYTES: u64 = 32 << 20;
 
 type Key = (RegionId, FileId);
+/// A cached byte range of a file: a column chunk `(row group, leaf column)`, or
+/// [`WHOLE_FILE`] for a whole file.
+type ChunkKey = (RegionId, FileId, u32, u32);
+/// A verified range held: its start and bytes.
+type HeldRange = (u64, Bytes);
+/// A column chunk to fetch: row group, leaf column, byte range.
+type MissingChunk = (usize, usize, std::ops::Range<u64>);
+/// The chunk coordinates of a whole file in a [`ChunkKey`].
+const WHOLE_FILE: (u32, u32) = (u32::MAX, u32::MAX);
 
 /// Counters and sizes of an [`SstCache`]; counters count since the engine opened.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -86,12 +97,23 @@ pub struct CachedSst {
     pub file_id: FileId,
     /// Object path, for error messages.
     pub path: String,
-    /// The whole file, CRC-32 and size checked against the manifest.
-    pub bytes: Bytes,
+    /// The verified bytes held: the whole file (format version 1, CRC-32 and size checked
+    /// against the manifest), or for a version 2 file the column chunks fetched so far by
+    /// [`SstCache::fetch_chunks`] (none from [`SstCache::get`]).
+    pub data: SstData,
     /// Parsed footer with the page index (if the file has one).
     pub metadata: ArrowReaderMetadata,
+    /// The column chunk checksums of a version 2 file (verified with the footer).
+    pub checksums: Option<Arc<ChunkChecksums>>,
     /// Bytes fetched from storage to produce this handle: 0 when the file was cached.
     pub fetched_bytes: u64,
+}
+
+/// Parsed metadata of one file as cached.
+#[derive(Debug, Clone)]
+struct SstMeta {
+    metadata: ArrowReaderMetadata,
+    checksums: Option<Arc<ChunkChecksums>>,
 }
 
 #[derive(Debug, Default)]
@@ -112,11 +134,11 @@ type LastRowKey = (RegionId, FileId, String);
 
 /// SST data and metadata caches with byte budgets; see the module docs.
 pub struct SstCache {
-    data: Mutex<WeightedLru<Key, Bytes>>,
+    data: Mutex<WeightedLru<ChunkKey, Bytes>>,
     /// Files being fetched now, each with a gate the other readers of the file wait at: the
     /// stripes of one query read the same files at once, and must not fetch them twice.
     loading: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
-    meta: Mutex<WeightedLru<Key, ArrowReaderMetadata>>,
+    meta: Mutex<WeightedLru<Key, SstMeta>>,
     /// Newest visible row of every series of a file, for a read schema: mito2's selector
     /// result cache (`src/mito2/src/cache.rs`, `SelectorResultValue`).
     last_rows: Mutex<WeightedLru<LastRowKey, RecordBatch>>,
@@ -137,12 +159,21 @@ impl std::fmt::Debug for SstCache {
 struct LoadingGate<'a> {
     loading: &'a Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
     key: Key,
+    gate: Arc<tokio::sync::Mutex<()>>,
     _held: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl Drop for LoadingGate<'_> {
     fn drop(&mut self) {
-        lock(self.loading).remove(&self.key);
+        // Only this gate: a waiter that got it after the map's entry was retired must not
+        // retire a newer gate another loader of the file holds now.
+        let mut loading = lock(self.loading);
+        if loading
+            .get(&self.key)
+            .is_some_and(|gate| Arc::ptr_eq(gate, &self.gate))
+        {
+            loading.remove(&self.key);
+        }
     }
 }
 
@@ -167,13 +198,18 @@ impl SstCache {
         }
     }
 
-    /// The bytes and parsed metadata of SST `meta` of `region_id`: from the cache, else
-    /// fetched, verified ([`fetch_sst`]), parsed ([`load_metadata`]) and cached. Concurrent
-    /// misses of one file fetch it once: the later ones wait for the first and then find it
-    /// cached (unless the data budget is too small to keep it: then they fetch it too).
+    /// The parsed metadata of SST `meta` of `region_id` and, for a format version 1 file,
+    /// its bytes: from the cache, else fetched, verified and cached. A version 1 file
+    /// (`meta.footer` unset) is fetched whole and checked against the whole-file CRC-32
+    /// ([`fetch_sst`]); of a version 2 file only the tail (page index and footer) is fetched
+    /// and checked against `meta.footer`, and the column chunks a read needs come from
+    /// [`SstCache::fetch_chunks`]. Concurrent misses of one file fetch it once: the later
+    /// ones wait for the first and then find it cached (unless the budget is too small to
+    /// keep it: then they fetch it too).
     ///
     /// # Errors
-    /// As [`fetch_sst`] and [`load_metadata`]; nothing is cached then.
+    /// As [`fetch_sst`] and [`load_metadata`], [`SstError::RangeChecksumMismatch`] for a
+    /// damaged tail; nothing is cached then.
     pub async fn get(
         &self,
         storage: &ObjectStorage,
@@ -182,78 +218,295 @@ impl SstCache {
     ) -> Result<CachedSst> {
         let key = (region_id, meta.file_id);
         let path = sst_path(region_id, meta.file_id).to_string();
-        let mut cached = lock(&self.data).get(&key);
-        let gate = if cached.is_none() {
+        let whole_key = (region_id, meta.file_id, WHOLE_FILE.0, WHOLE_FILE.1);
+        let cached = |cache: &Self| match meta.footer {
+            None => lock(&cache.data).get(&whole_key).is_some(),
+            Some(_) => lock(&cache.meta).contains(&key),
+        };
+        let gate = if cached(self) {
+            None
+        } else {
             let gate = lock(&self.loading).entry(key).or_default().clone();
             let guard = LoadingGate {
                 loading: &self.loading,
                 key,
+                gate: gate.clone(),
                 _held: gate.lock_owned().await,
             };
-            cached = lock(&self.data).get(&key);
             Some(guard)
-        } else {
-            None
         };
         let mut fetched_bytes = 0;
-        let bytes = match cached {
-            Some(bytes) => {
-                self.counters.data_hits.fetch_add(1, Ordering::Relaxed);
-                bytes
-            }
-            None => {
-                self.counters.data_misses.fetch_add(1, Ordering::Relaxed);
-                let bytes = fetch_sst(storage, region_id, meta).await?;
-                fetched_bytes = bytes.len() as u64;
-                self.counters
-                    .bytes_fetched
-                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                let evicted = lock(&self.data).insert(key, bytes.clone(), bytes.len() as u64);
-                self.counters
-                    .data_evictions
-                    .fetch_add(evicted, Ordering::Relaxed);
-                bytes
-            }
+        let whole = match meta.footer {
+            None => lock(&self.data).get(&whole_key),
+            Some(_) => None,
+        };
+        let meta_cached = lock(&self.meta).contains(&key);
+        let data = match meta.footer {
+            None => match whole {
+                Some(bytes) => {
+                    self.counters.data_hits.fetch_add(1, Ordering::Relaxed);
+                    SstData::whole(bytes)
+                }
+                None => {
+                    self.counters.data_misses.fetch_add(1, Ordering::Relaxed);
+                    let bytes = fetch_sst(storage, region_id, meta).await?;
+                    fetched_bytes = bytes.len() as u64;
+                    self.insert_data(whole_key, bytes.clone());
+                    SstData::whole(bytes)
+                }
+            },
+            Some(footer) => match meta_cached {
+                true => SstData::ranges(meta.file_size_bytes, Vec::new()),
+                false => {
+                    let tail = self
+                        .fetch_verified(
+                            storage,
+                            &path,
+                            footer.offset..meta.file_size_bytes,
+                            footer.crc32,
+                            "the tail (page index and footer)",
+                        )
+                        .await?;
+                    fetched_bytes = tail.len() as u64;
+                    SstData::ranges(meta.file_size_bytes, vec![(footer.offset, tail)])
+                }
+            },
         };
         let cached = lock(&self.meta).get(&key);
-        let metadata = match cached {
-            Some(metadata) => {
+        let SstMeta {
+            metadata,
+            checksums,
+        } = match cached {
+            Some(cached) => {
                 self.counters.meta_hits.fetch_add(1, Ordering::Relaxed);
-                metadata
+                cached
             }
             None => {
                 self.counters.meta_misses.fetch_add(1, Ordering::Relaxed);
-                let metadata = match load_metadata(&path, &bytes) {
-                    Ok(metadata) => metadata,
+                let parsed = load_metadata(&path, &data).and_then(|metadata| {
+                    let checksums = match meta.footer {
+                        Some(_) => Some(Arc::new(chunk_checksums(&path, &metadata)?.ok_or_else(
+                            || SstError::Invalid {
+                                path: path.clone(),
+                                reason: "the manifest records a footer checksum, but the file has no chunk checksums".to_string(),
+                            },
+                        )?)),
+                        None => None,
+                    };
+                    Ok(SstMeta { metadata, checksums })
+                });
+                let parsed = match parsed {
+                    Ok(parsed) => parsed,
                     Err(e) => {
                         // Verified bytes that do not parse: keep no part of the file.
-                        lock(&self.data).remove(&key);
+                        lock(&self.data).remove(&whole_key);
                         return Err(e);
                     }
                 };
-                let weight = metadata.metadata().memory_size() as u64;
-                let evicted = lock(&self.meta).insert(key, metadata.clone(), weight);
+                let weight = parsed.metadata.metadata().memory_size() as u64;
+                let evicted = lock(&self.meta).insert(key, parsed.clone(), weight);
                 self.counters
                     .meta_evictions
                     .fetch_add(evicted, Ordering::Relaxed);
-                metadata
+                parsed
             }
         };
         // Bytes and metadata are cached now: later readers need not wait.
         drop(gate);
+        let data = match meta.footer {
+            // The tail is parsed: a read needs only column chunks.
+            Some(_) => SstData::ranges(meta.file_size_bytes, Vec::new()),
+            None => data,
+        };
         Ok(CachedSst {
             region_id,
             file_id: meta.file_id,
             path,
-            bytes,
+            data,
             metadata,
+            checksums,
             fetched_bytes,
         })
     }
 
+    /// `sst` with the column `chunks` (`(row group, leaf column)`) held, and the bytes that
+    /// had to be fetched for them: cached chunks are used as they are, the others fetched
+    /// in one ranged request, checked against the file's chunk checksums and cached. A
+    /// whole file (format version 1) is returned as it is.
+    ///
+    /// # Errors
+    /// [`SstError::RangeChecksumMismatch`] naming the damaged chunk, [`SstError::Invalid`]
+    /// for a chunk the file does not have, storage errors.
+    pub async fn fetch_chunks(
+        &self,
+        storage: &ObjectStorage,
+        sst: &CachedSst,
+        chunks: &[(usize, usize)],
+    ) -> Result<(CachedSst, u64)> {
+        if sst.data.is_whole() {
+            return Ok((sst.clone(), 0));
+        }
+        let invalid = |reason: String| SstError::Invalid {
+            path: sst.path.clone(),
+            reason,
+        };
+        let checksums = sst.checksums.as_ref().ok_or_else(|| {
+            invalid("no chunk checksums to verify a ranged read with".to_string())
+        })?;
+        let metadata = sst.metadata.metadata();
+        let chunk_key = |rg: usize, leaf: usize| {
+            (
+                sst.region_id,
+                sst.file_id,
+                u32::try_from(rg).unwrap_or(u32::MAX - 1),
+                u32::try_from(leaf).unwrap_or(u32::MAX - 1),
+            )
+        };
+        let lookup = || -> Result<(Vec<HeldRange>, Vec<MissingChunk>)> {
+            let mut held = Vec::with_capacity(chunks.len());
+            let mut missing = Vec::new();
+            let mut data = lock(&self.data);
+            for &(rg, leaf) in chunks {
+                let range = chunk_range(metadata, rg, leaf)
+                    .ok_or_else(|| invalid(format!("no column chunk {leaf} in row group {rg}")))?;
+                match data.get(&chunk_key(rg, leaf)) {
+                    Some(bytes) => held.push((range.start, bytes)),
+                    None => missing.push((rg, leaf, range)),
+                }
+            }
+            Ok((held, missing))
+        };
+        let (mut held, mut missing) = lookup()?;
+        // Concurrent readers of one cold file (a query's stripes) fetch its chunks once: the
+        // later ones wait at the file's gate and then look again.
+        let _gate = if missing.is_empty() {
+            None
+        } else {
+            let key = (sst.region_id, sst.file_id);
+            let gate = lock(&self.loading).entry(key).or_default().clone();
+            let guard = LoadingGate {
+                loading: &self.loading,
+                key,
+                gate: gate.clone(),
+                _held: gate.lock_owned().await,
+            };
+            (held, missing) = lookup()?;
+            Some(guard)
+        };
+        if missing.is_empty() {
+            self.counters.data_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok((
+                CachedSst {
+                    data: SstData::ranges(parquet::file::reader::Length::len(&sst.data), held),
+                    fetched_bytes: 0,
+                    ..sst.clone()
+                },
+                0,
+            ));
+        }
+        self.counters.data_misses.fetch_add(1, Ordering::Relaxed);
+        let path = sst_path(sst.region_id, sst.file_id);
+        let ranges: Vec<_> = missing.iter().map(|(_, _, range)| range.clone()).collect();
+        let fetched =
+            storage
+                .get_ranges(&path, &ranges)
+                .await
+                .map_err(|source| SstError::Missing {
+                    path: sst.path.clone(),
+                    source,
+                })?;
+        let mut fetched_bytes = 0;
+        for ((rg, leaf, range), bytes) in missing.into_iter().zip(fetched) {
+            let expected = checksums.get(rg, leaf).ok_or_else(|| {
+                invalid(format!(
+                    "no checksum for column chunk {leaf} of row group {rg}"
+                ))
+            })?;
+            let actual = crc32fast::hash(&bytes);
+            if actual != expected || bytes.len() as u64 != range.end - range.start {
+                let column = metadata
+                    .file_metadata()
+                    .schema_descr()
+                    .column(leaf)
+                    .name()
+                    .to_string();
+                return Err(SstError::RangeChecksumMismatch {
+                    path: sst.path.clone(),
+                    what: format!("column chunk '{column}' of row group {rg}"),
+                    start: range.start,
+                    end: range.end,
+                    expected,
+                    actual,
+                }
+                .into());
+            }
+            fetched_bytes += bytes.len() as u64;
+            self.insert_data(chunk_key(rg, leaf), bytes.clone());
+            held.push((range.start, bytes));
+        }
+        self.counters
+            .bytes_fetched
+            .fetch_add(fetched_bytes, Ordering::Relaxed);
+        Ok((
+            CachedSst {
+                data: SstData::ranges(parquet::file::reader::Length::len(&sst.data), held),
+                fetched_bytes,
+                ..sst.clone()
+            },
+            fetched_bytes,
+        ))
+    }
+
+    /// Fetches `range` of the object at `path` and checks it against `expected` (CRC-32).
+    async fn fetch_verified(
+        &self,
+        storage: &ObjectStorage,
+        path: &str,
+        range: std::ops::Range<u64>,
+        expected: u32,
+        what: &str,
+    ) -> Result<Bytes> {
+        let object = object_store::path::Path::from(path);
+        let bytes = storage
+            .get_ranges(&object, std::slice::from_ref(&range))
+            .await
+            .map_err(|source| SstError::Missing {
+                path: path.to_string(),
+                source,
+            })?
+            .pop()
+            .unwrap_or_default();
+        let actual = crc32fast::hash(&bytes);
+        if actual != expected || bytes.len() as u64 != range.end - range.start {
+            return Err(SstError::RangeChecksumMismatch {
+                path: path.to_string(),
+                what: what.to_string(),
+                start: range.start,
+                end: range.end,
+                expected,
+                actual,
+            }
+            .into());
+        }
+        self.counters
+            .bytes_fetched
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        Ok(bytes)
+    }
+
+    /// Caches verified `bytes` under `key`, counting evictions.
+    fn insert_data(&self, key: ChunkKey, bytes: Bytes) {
+        let weight = bytes.len() as u64;
+        let evicted = lock(&self.data).insert(key, bytes, weight);
+        self.counters
+            .data_evictions
+            .fetch_add(evicted, Ordering::Relaxed);
+    }
+
     /// The newest visible row of every series of `sst` in the read schema of `format`, for
     /// a read whose time range covers the whole file (so the answer depends on nothing else):
-    /// from the cache, else read ([`read_last_rows`]) and cached.
+    /// from the cache, else read ([`read_last_rows`]) from `fill()` (`sst` with the column
+    /// chunks the read needs: [`SstCache::fetch_chunks`]) and cached.
     ///
     /// Counts the hit or the read in `metrics`.
     ///
@@ -264,6 +517,7 @@ impl SstCache {
         sst: &CachedSst,
         format: &ReadFormat,
         metrics: &ScanMetrics,
+        fill: impl FnOnce() -> Result<CachedSst>,
     ) -> Result<RecordBatch> {
         let schema: Vec<String> = format
             .schema()
@@ -281,7 +535,7 @@ impl SstCache {
         self.counters
             .last_row_misses
             .fetch_add(1, Ordering::Relaxed);
-        let batch = read_last_rows(sst, format, TimeRange::all())?;
+        let batch = read_last_rows(&fill()?, format, TimeRange::all())?;
         let weight = batch.get_array_memory_size() as u64;
         lock(&self.last_rows).insert(key, batch.clone(), weight);
         Ok(batch)
@@ -289,14 +543,14 @@ impl SstCache {
 
     /// Drops the entries of one file (it is being deleted).
     pub fn remove_file(&self, region_id: RegionId, file_id: FileId) {
-        lock(&self.data).remove(&(region_id, file_id));
+        lock(&self.data).retain(|(region, file, _, _)| (*region, *file) != (region_id, file_id));
         lock(&self.meta).remove(&(region_id, file_id));
         lock(&self.last_rows).retain(|(region, file, _)| (*region, *file) != (region_id, file_id));
     }
 
     /// Drops every entry of `region_id` (its files are being deleted).
     pub fn remove_region(&self, region_id: RegionId) {
-        lock(&self.data).retain(|(region, _)| *region != region_id);
+        lock(&self.data).retain(|(region, _, _, _)| *region != region_id);
         lock(&self.meta).retain(|(region, _)| *region != region_id);
         lock(&self.last_rows).retain(|(region, _, _)| *region != region_id);
     }

@@ -24,6 +24,7 @@ use crate::engine::read::merge::{BatchSource, MergeReader};
 use crate::engine::region::Region;
 use crate::engine::sst::file::{FileHandle, FileMeta};
 use crate::engine::sst::format::READ_BATCH_ROWS;
+use crate::engine::sst::ranged::SstData;
 use crate::engine::sst::reader::{SstReader, fetch_sst, load_metadata};
 use crate::engine::sst::sst_path;
 use crate::engine::sst::writer::store_sst;
@@ -169,7 +170,7 @@ async fn compact_once(region: &Arc<Region>, force: bool) -> Result<bool> {
                 for (path, bytes, metadata) in &inputs {
                     sources.push(Box::new(SstReader::open_with_metadata(
                         path.clone(),
-                        bytes.clone(),
+                        SstData::whole(bytes.clone()),
                         metadata.clone(),
                         task_format.clone(),
                         range,

@@ -295,6 +295,23 @@ impl ObjectStorage {
             .map_err(|source| map_err("read", path, source))
     }
 
+    /// Reads byte ranges of the object (object_store coalesces nearby ranges into one
+    /// request), each returned in full.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the object does not exist, else [`Error::ObjectStore`] (also
+    /// for a range past the object's end).
+    pub async fn get_ranges(
+        &self,
+        path: &Path,
+        ranges: &[std::ops::Range<u64>],
+    ) -> Result<Vec<Bytes>> {
+        self.store
+            .get_ranges(path, ranges)
+            .await
+            .map_err(|source| map_err("read ranges of", path, source))
+    }
+
     /// Deletes the object; deleting a missing object is not an error.
     ///
     /// # Errors

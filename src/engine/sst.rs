@@ -5,6 +5,7 @@ pub mod file;
 pub mod format;
 pub mod last_row;
 pub mod page_prune;
+pub mod ranged;
 pub mod reader;
 pub mod series;
 pub mod writer;
@@ -28,6 +29,19 @@ pub enum Error {
         actual: u32,
         size: u64,
         expected_size: u64,
+    },
+    /// A byte range of the file (a column chunk, or the tail with the footer) does not match
+    /// its checksum (format version 2: `sst/ranged.rs`).
+    #[error(
+        "SST '{path}' is corrupt: {what} (bytes {start}..{end}) has CRC-32 {actual:#010x}, expected {expected:#010x}"
+    )]
+    RangeChecksumMismatch {
+        path: String,
+        what: String,
+        start: u64,
+        end: u64,
+        expected: u32,
+        actual: u32,
     },
     /// The Parquet reader or writer failed.
     #[error("SST '{path}': {source}")]

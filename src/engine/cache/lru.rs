@@ -40,6 +40,11 @@ impl<K: Hash + Eq + Clone, V: Clone> WeightedLru<K, V> {
         self.next_tick
     }
 
+    /// Whether `key` is cached (its recency is left as it is).
+    pub fn contains(&self, key: &K) -> bool {
+        self.entries.contains_key(key)
+    }
+
     /// The value of `key`, now the most recently used.
     pub fn get(&mut self, key: &K) -> Option<V> {
         let tick = self.tick();

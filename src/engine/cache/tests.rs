@@ -40,14 +40,23 @@ async fn second_scan_of_a_file_fetches_no_bytes() {
     let stats = engine.cache_stats();
     assert_eq!((stats.data_misses, stats.data_hits), (1, 0));
     assert_eq!((stats.meta_misses, stats.meta_hits), (1, 0));
-    assert_eq!(stats.bytes_fetched, file_size);
-    assert_eq!((stats.data_bytes, stats.data_entries), (file_size, 1));
+    // A ranged read: the tail and the chunks of the scanned columns, never the whole file
+    // (the cpu table's `region` tag is not read by this scan).
+    let fetched = stats.bytes_fetched;
+    assert!(
+        fetched > 0 && fetched < file_size,
+        "{fetched} of {file_size}"
+    );
+    assert!(
+        stats.data_entries > 1 && stats.data_bytes < fetched,
+        "{stats:?}"
+    );
     assert!(stats.meta_bytes > 0);
 
     assert_eq!(scan(&region, ScanRequest::default()).await, first);
     let stats = engine.cache_stats();
     assert_eq!(
-        stats.bytes_fetched, file_size,
+        stats.bytes_fetched, fetched,
         "the second scan fetched bytes"
     );
     assert_eq!((stats.data_hits, stats.meta_hits), (1, 1));
@@ -87,22 +96,16 @@ async fn concurrent_cold_scans_fetch_a_file_once() {
 async fn data_budget_is_respected_by_evicting() {
     let dir = tempfile::tempdir().unwrap();
     let mut options = EngineOptions::new(dir.path());
-    // Files of the same shape have about the same size: the budget holds one and a half.
+    // Files of the same shape have about the same size: the budget holds the chunks a
+    // scan reads of one and a half.
     {
         let probe = Engine::open(EngineOptions::new(dir.path().join("probe")))
             .await
             .unwrap();
         let region = probe.create_region(cpu_metadata()).await.unwrap();
         flush_file(&region, 50, 20, 0, 1.0).await;
-        let size = region
-            .version()
-            .files
-            .values()
-            .next()
-            .unwrap()
-            .meta()
-            .file_size_bytes;
-        options.sst_data_cache_bytes = size * 3 / 2;
+        scan(&region, ScanRequest::default()).await;
+        options.sst_data_cache_bytes = probe.cache_stats().data_bytes * 3 / 2;
         probe.close().await.unwrap();
     }
     let budget = options.sst_data_cache_bytes;
@@ -118,8 +121,7 @@ async fn data_budget_is_respected_by_evicting() {
     let stats = engine.cache_stats();
     assert_eq!(stats.data_misses, 3);
     assert!(stats.data_bytes <= budget, "{stats:?}");
-    assert_eq!(stats.data_entries, 1, "{stats:?}");
-    assert_eq!(stats.data_evictions, 2, "{stats:?}");
+    assert!(stats.data_evictions > 0, "{stats:?}");
     // Metadata is small and all of it stays cached.
     assert_eq!(stats.meta_entries, 3);
     // Evicted files are fetched again, and the results do not change.
@@ -213,14 +215,19 @@ async fn compacted_files_leave_the_cache() {
     assert_eq!(files.len(), 2);
     for file in &files {
         file.attach_cache(&engine.cache);
-        engine
+        let sst = engine
             .cache
             .get(&region.storage, region.region_id(), file.meta())
             .await
             .unwrap();
+        engine
+            .cache
+            .fetch_chunks(&region.storage, &sst, &[(0, 0), (0, 1)])
+            .await
+            .unwrap();
     }
     drop(files);
-    assert_eq!(engine.cache_stats().data_entries, 2);
+    assert_eq!(engine.cache_stats().data_entries, 4);
     region.compact().await.unwrap();
     assert_eq!(region.version().files.len(), 1);
     let stats = engine.cache_stats();
@@ -235,6 +242,6 @@ async fn compacted_files_leave_the_cache() {
         rows.iter()
             .all(|r| r.2 == if r.1 < 1000 { 1.0 } else { 2.0 })
     );
-    assert_eq!(engine.cache_stats().data_entries, 1);
+    assert!(engine.cache_stats().data_entries > 0);
     engine.close().await.unwrap();
 }

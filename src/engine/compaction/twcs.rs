@@ -171,6 +171,7 @@ mod tests {
             num_row_groups: 1,
             max_sequence: 1,
             crc32: 0,
+            footer: None,
         }
     }
 

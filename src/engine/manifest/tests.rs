@@ -28,6 +28,7 @@ fn file(n: i64) -> FileMeta {
         num_row_groups: 1,
         max_sequence: n as u64 * 10,
         crc32: 0xdead_beef,
+        footer: None,
     }
 }
 

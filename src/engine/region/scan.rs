@@ -13,6 +13,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::engine::cache::{CachedSst, SstCache};
 use crate::engine::error::{Error, Result};
+use crate::engine::io::ObjectStorage;
 use crate::engine::memtable::MemtableRef;
 use crate::engine::metadata::{OpType, SequenceNumber};
 use crate::engine::options::DedupMode;
@@ -27,7 +28,7 @@ use crate::engine::region::{
 use crate::engine::sst::file::FileMeta;
 use crate::engine::sst::format::READ_BATCH_ROWS;
 use crate::engine::sst::last_row::read_last_rows;
-use crate::engine::sst::reader::SstReader;
+use crate::engine::sst::reader::SstReadPlan;
 use crate::engine::time_range::TimeRange;
 use parquet::file::statistics::Statistics;
 
@@ -110,6 +111,7 @@ impl Region {
         let stripe = request.stripe;
         let memtable_ranges = snapshot.memtable_ranges.clone();
         let storage = self.storage.clone();
+        let chunk_storage = self.storage.clone();
         let region_id = self.region_id;
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(CHANNEL_BATCHES);
         let schema = output_schema.clone();
@@ -154,6 +156,7 @@ impl Region {
                 }
             };
             let panic_tx = tx.clone();
+            let runtime = tokio::runtime::Handle::current();
             let task = tokio::task::spawn_blocking(move || {
                 // `version` keeps memtables and SST handles alive until the scan ends.
                 let mut inputs = Vec::new();
@@ -191,6 +194,8 @@ impl Region {
                     stripe,
                     selector: request.series_row_selector,
                     cache,
+                    storage: chunk_storage,
+                    runtime,
                     metrics,
                 };
                 let merged = match plan.read(inputs) {
@@ -268,8 +273,12 @@ struct ReadPlan {
     stripe: Option<Stripe>,
     /// Rows of each series the scan may leave out.
     selector: Option<SeriesRowSelector>,
-    /// Where last-row results of whole files are kept.
+    /// Where last-row results of whole files and fetched column chunks are kept.
     cache: Arc<SstCache>,
+    /// Where the SSTs are (ranged reads of column chunks).
+    storage: ObjectStorage,
+    /// The runtime the scan's blocking thread fetches chunks on.
+    runtime: tokio::runtime::Handle,
     /// What the scan read.
     metrics: Arc<ScanMetrics>,
 }
@@ -433,7 +442,9 @@ impl ReadPlan {
         file_range: TimeRange,
         format: &ReadFormat,
     ) -> Result<RecordBatch> {
-        let whole = self.cache.last_rows(sst, format, &self.metrics)?;
+        let whole = self.cache.last_rows(sst, format, &self.metrics, || {
+            self.with_columns(sst, format)
+        })?;
         if self.time_range.intersect(&file_range) == file_range {
             return Ok(whole);
         }
@@ -449,7 +460,7 @@ impl ReadPlan {
         let ts = ts.as_primitive::<arrow::datatypes::Int64Type>();
         if arrow::compute::max(ts).is_some_and(|max| max > self.time_range.max) {
             ScanMetrics::add(&self.metrics.last_row_reads, 1);
-            return read_last_rows(sst, format, self.time_range);
+            return read_last_rows(&self.with_columns(sst, format)?, format, self.time_range);
         }
         let inside =
             gt_eq(ts, &Int64Array::new_scalar(self.time_range.min)).map_err(arrow_error)?;
@@ -461,7 +472,9 @@ impl ReadPlan {
         self.stripe.is_none_or(|s| s.takes(ordinal))
     }
 
-    /// A reader of `sst`'s row groups for which `wanted` holds (and that pruning keeps).
+    /// A reader of `sst`'s row groups for which `wanted` holds (and that pruning keeps):
+    /// the read is planned on the file's metadata, then only the column chunks it decodes
+    /// are fetched (format version 2; a version 1 file is held whole).
     fn open_sst(
         &self,
         sst: CachedSst,
@@ -469,19 +482,48 @@ impl ReadPlan {
         field_filters: &[FieldFilter],
         wanted: &dyn Fn(usize) -> bool,
     ) -> Result<BatchSource> {
-        let reader = SstReader::open_with_field_filters(
-            sst.path,
-            sst.bytes,
-            sst.metadata,
+        let plan = SstReadPlan::new(
+            sst.path.clone(),
+            sst.metadata.clone(),
             format.clone(),
             self.time_range,
             &self.tag_filters,
             field_filters,
             wanted,
-            READ_BATCH_ROWS,
-        )?
-        .with_scan_metrics(self.metrics.clone());
+        )?;
+        let sst = self.fetch_chunks(&sst, &plan.chunks())?;
+        let reader = plan
+            .open(sst.data, READ_BATCH_ROWS)?
+            .with_scan_metrics(self.metrics.clone());
         Ok(Box::new(reader))
+    }
+
+    /// `sst` holding every row group's chunks of the columns of `format` (by name): what a
+    /// last-row read may decode.
+    fn with_columns(&self, sst: &CachedSst, format: &ReadFormat) -> Result<CachedSst> {
+        let metadata = sst.metadata.metadata();
+        let schema = metadata.file_metadata().schema_descr();
+        let leaves: Vec<usize> = (0..schema.num_columns())
+            .filter(|&leaf| {
+                let root = schema.get_column_root(leaf).name();
+                format.schema().fields().iter().any(|f| f.name() == root)
+            })
+            .collect();
+        let chunks: Vec<(usize, usize)> = (0..metadata.num_row_groups())
+            .flat_map(|rg| leaves.iter().map(move |&leaf| (rg, leaf)))
+            .collect();
+        self.fetch_chunks(sst, &chunks)
+    }
+
+    /// [`SstCache::fetch_chunks`] from the scan's blocking thread, counting fetched bytes.
+    fn fetch_chunks(&self, sst: &CachedSst, chunks: &[(usize, usize)]) -> Result<CachedSst> {
+        let (sst, fetched) =
+            self.runtime
+                .block_on(self.cache.fetch_chunks(&self.storage, sst, chunks))?;
+        if fetched > 0 {
+            ScanMetrics::add(&self.metrics.bytes_fetched, fetched);
+        }
+        Ok(sst)
     }
 }
 

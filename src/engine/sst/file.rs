@@ -46,8 +46,14 @@ pub struct FileMeta {
     pub num_row_groups: u64,
     /// Largest sequence number of any row in the file.
     pub max_sequence: SequenceNumber,
-    /// CRC-32 (crc32fast) of the whole file, verified when the file is read.
+    /// CRC-32 (crc32fast) of the whole file, verified when the whole file is read (format
+    /// version 1 files, compaction inputs).
     pub crc32: u32,
+    /// Where the tail (page index and footer) starts and its CRC-32: set for files of SST
+    /// format version 2, whose column chunks are read and verified one by one
+    /// (`sst/ranged.rs`); `None` for older files, which are read whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub footer: Option<crate::engine::sst::ranged::FooterChecksum>,
 }
 
 /// A live SST: its metadata plus deletion-on-last-drop (mito2's `FileHandle` + purger).

@@ -5,7 +5,9 @@ pub const FORMAT_VERSION_KEY: &str = "tsdb:format_version";
 /// Key-value metadata key holding the region metadata (JSON) the file was written with.
 pub const REGION_METADATA_KEY: &str = "tsdb:region_metadata";
 /// The SST format version this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2 added the column chunk checksums (`tsdb:chunk_crc32`, `sst/ranged.rs`); a
+/// version 1 file is read whole and checked against the manifest's whole-file CRC.
+pub const FORMAT_VERSION: u32 = 2;
 /// Rows per Parquet row group (as mito2's `DEFAULT_ROW_GROUP_SIZE`).
 pub const ROW_GROUP_ROWS: usize = 100 * 1024;
 /// Rows per batch when reading.
@@ -25,7 +27,7 @@ mod tests {
     fn format_spec() {
         assert_eq!(FORMAT_VERSION_KEY, "tsdb:format_version");
         assert_eq!(REGION_METADATA_KEY, "tsdb:region_metadata");
-        assert_eq!(FORMAT_VERSION, 1);
+        assert_eq!(FORMAT_VERSION, 2);
         assert_eq!(ROW_GROUP_ROWS, 102_400);
         assert_eq!(PAGE_ROWS, 4096);
         assert_eq!(crate::engine::read::SEQUENCE_COLUMN, "__sequence");

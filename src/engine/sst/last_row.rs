@@ -248,7 +248,7 @@ fn decode(sst: &CachedSst, roots: &[usize], ranges: &[Range<usize>]) -> Result<V
     };
     let (row_groups, selection) = selection(sst.metadata.metadata(), ranges);
     let builder =
-        ParquetRecordBatchReaderBuilder::new_with_metadata(sst.bytes.clone(), sst.metadata.clone());
+        ParquetRecordBatchReaderBuilder::new_with_metadata(sst.data.clone(), sst.metadata.clone());
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
     let reader = builder
         .with_projection(mask)

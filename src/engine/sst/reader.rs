@@ -14,6 +14,7 @@ use parquet::arrow::arrow_reader::{
     RowSelectionPolicy,
 };
 use parquet::file::metadata::PageIndexPolicy;
+use parquet::file::reader::ChunkReader;
 use parquet::file::statistics::Statistics;
 
 use crate::engine::error::Result;
@@ -25,6 +26,7 @@ use crate::engine::region::scan_metrics::ScanMetrics;
 use crate::engine::sst::file::FileMeta;
 use crate::engine::sst::format::{FORMAT_VERSION, FORMAT_VERSION_KEY};
 use crate::engine::sst::page_prune::plan_pages;
+use crate::engine::sst::ranged::{CHUNK_CRC32_KEY, ChunkChecksums, SstData};
 use crate::engine::sst::{Error, catch_decoder_panic, sst_path};
 use crate::engine::time_range::TimeRange;
 
@@ -63,11 +65,49 @@ pub async fn fetch_sst(
 /// # Errors
 /// [`Error::Parquet`] for an unreadable footer, [`Error::Invalid`] for a file without
 /// `tsdb:format_version` or of a newer format version.
-pub fn load_metadata(path: &str, bytes: &Bytes) -> Result<ArrowReaderMetadata> {
+pub fn load_metadata<R: ChunkReader>(path: &str, bytes: &R) -> Result<ArrowReaderMetadata> {
     catch_decoder_panic(path, || load_metadata_unguarded(path, bytes))
 }
 
-fn load_metadata_unguarded(path: &str, bytes: &Bytes) -> Result<ArrowReaderMetadata> {
+/// The column chunk checksums of a file whose metadata [`load_metadata`] parsed: `None`
+/// for a format version 1 file (it has none; it is read whole).
+///
+/// # Errors
+/// [`Error::Invalid`] if a version 2 file lacks `tsdb:chunk_crc32` or it does not match the
+/// file's row groups and columns.
+pub fn chunk_checksums(
+    path: &str,
+    metadata: &ArrowReaderMetadata,
+) -> Result<Option<ChunkChecksums>> {
+    let kv = |key: &str| {
+        metadata
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .and_then(|kvs| kvs.iter().find(|kv| kv.key == key))
+            .and_then(|kv| kv.value.as_deref())
+    };
+    let invalid = |reason: String| Error::Invalid {
+        path: path.to_string(),
+        reason,
+    };
+    let version = kv(FORMAT_VERSION_KEY)
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(0);
+    if version < 2 {
+        return Ok(None);
+    }
+    let text = kv(CHUNK_CRC32_KEY).ok_or_else(|| {
+        invalid(format!(
+            "format version {version} without {CHUNK_CRC32_KEY}"
+        ))
+    })?;
+    ChunkChecksums::parse(text, metadata.metadata())
+        .map(Some)
+        .map_err(|reason| invalid(reason).into())
+}
+
+fn load_metadata_unguarded<R: ChunkReader>(path: &str, bytes: &R) -> Result<ArrowReaderMetadata> {
     let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
     let metadata = ArrowReaderMetadata::load(bytes, options).map_err(|source| Error::Parquet {
         path: path.to_string(),
@@ -164,7 +204,7 @@ impl SstReader {
         let metadata = load_metadata(&path, &bytes)?;
         Self::open_with_metadata(
             path,
-            bytes,
+            SstData::whole(bytes),
             metadata,
             format,
             time_range,
@@ -183,7 +223,7 @@ impl SstReader {
     /// without the time index or internal columns.
     pub fn open_with_metadata(
         path: String,
-        bytes: Bytes,
+        data: SstData,
         metadata: ArrowReaderMetadata,
         format: Arc<ReadFormat>,
         time_range: TimeRange,
@@ -192,7 +232,7 @@ impl SstReader {
     ) -> Result<SstReader> {
         Self::open_with_field_filters(
             path,
-            bytes,
+            data,
             metadata,
             format,
             time_range,
@@ -216,7 +256,7 @@ impl SstReader {
     #[allow(clippy::too_many_arguments)]
     pub fn open_with_field_filters(
         path: String,
-        bytes: Bytes,
+        data: SstData,
         metadata: ArrowReaderMetadata,
         format: Arc<ReadFormat>,
         time_range: TimeRange,
@@ -225,10 +265,93 @@ impl SstReader {
         wanted: &dyn Fn(usize) -> bool,
         batch_size: usize,
     ) -> Result<SstReader> {
-        let parquet_err = |source| Error::Parquet {
-            path: path.clone(),
+        SstReadPlan::new(
+            path,
+            metadata,
+            format,
+            time_range,
+            tag_filters,
+            field_filters,
+            wanted,
+        )?
+        .open(data, batch_size)
+    }
+
+    /// Also counts into `scan_metrics`: the pruning outcome now, decoded rows as they come.
+    pub fn with_scan_metrics(mut self, scan_metrics: Arc<ScanMetrics>) -> Self {
+        let m = &self.metrics;
+        ScanMetrics::add(&scan_metrics.row_groups_total, m.row_groups_total as u64);
+        ScanMetrics::add(&scan_metrics.row_groups_read, m.row_groups_read as u64);
+        ScanMetrics::add(&scan_metrics.rows_selected, m.rows_selected as u64);
+        self.scan_metrics = Some(scan_metrics);
+        self
+    }
+
+    /// What this reader pruned and decoded so far.
+    pub fn metrics(&self) -> SstReadMetrics {
+        self.metrics
+    }
+
+    fn convert(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        let schema = self.format.schema();
+        let arrow_err = |source| Error::Arrow {
+            path: self.path.clone(),
             source,
         };
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+        for (k, (index, field)) in self.mapping.iter().zip(schema.fields()).enumerate() {
+            let fill = self.fills.get(k).and_then(Option::as_ref);
+            let column = match (index.and_then(|i| batch.columns().get(i)), fill) {
+                (Some(column), _) if column.data_type() == field.data_type() => column.clone(),
+                // MODIFY COLUMN: stored in the old type, cast at read (NULL where a value
+                // does not convert, as GreptimeDB's compat reader).
+                (Some(column), _) => {
+                    arrow::compute::cast(column, field.data_type()).map_err(arrow_err)?
+                }
+                (None, Some(column)) => compat::default_array(column, batch.num_rows()),
+                (None, None) => new_null_array(field.data_type(), batch.num_rows()),
+            };
+            columns.push(column);
+        }
+        RecordBatch::try_new(schema.clone(), columns).map_err(|source| arrow_err(source).into())
+    }
+}
+
+/// A planned read of one SST ([`SstReadPlan::new`]): which row groups, rows and columns,
+/// decided from the file's metadata alone, so a ranged read can fetch just those column
+/// chunks before decoding ([`SstReadPlan::chunks`], [`SstReadPlan::open`]).
+pub struct SstReadPlan {
+    path: String,
+    metadata: ArrowReaderMetadata,
+    format: Arc<ReadFormat>,
+    mapping: Vec<Option<usize>>,
+    fills: Vec<Option<ColumnMetadata>>,
+    /// Root columns of the file to decode, ascending.
+    roots: Vec<usize>,
+    /// Decode-time filters with the file column they read.
+    field_filters: Vec<(usize, FieldFilter)>,
+    row_groups: Vec<usize>,
+    selection: Option<RowSelection>,
+    metrics: SstReadMetrics,
+}
+
+impl SstReadPlan {
+    /// Plans a read of `format`'s columns of the row groups of a file (`metadata`) for
+    /// which `wanted` holds and that the time range, `tag_filters` (row-group and page
+    /// statistics) keep; `field_filters` become decode-time row filters. See
+    /// [`SstReader::open_with_field_filters`].
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a file without the time index or internal columns.
+    pub fn new(
+        path: String,
+        metadata: ArrowReaderMetadata,
+        format: Arc<ReadFormat>,
+        time_range: TimeRange,
+        tag_filters: &[TagFilter],
+        field_filters: &[FieldFilter],
+        wanted: &dyn Fn(usize) -> bool,
+    ) -> Result<SstReadPlan> {
         let invalid = |reason: String| Error::Invalid {
             path: path.clone(),
             reason,
@@ -240,8 +363,7 @@ impl SstReader {
             .then(|| compat::file_metadata(&metadata))
             .flatten();
         let sources = compat::column_sources(&format, file_metadata.as_ref());
-        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, metadata);
-        let file_schema = builder.schema().clone();
+        let file_schema = metadata.schema().clone();
         // The file column name of each read-schema column (user columns, then internal).
         let file_names: Vec<Option<String>> = sources
             .iter()
@@ -315,7 +437,7 @@ impl SstReader {
             .name()
             .clone();
         let ts_leaf = file_schema.index_of(&ts_name).ok();
-        let parquet_metadata = builder.metadata().clone();
+        let parquet_metadata = metadata.metadata().clone();
         let row_groups: Vec<usize> = parquet_metadata
             .row_groups()
             .iter()
@@ -364,15 +486,69 @@ impl SstReader {
                 .map_or(group_rows, RowSelection::row_count),
             rows_decoded: 0,
         };
+        let field_filters: Vec<(usize, FieldFilter)> = field_filters
+            .iter()
+            .filter_map(|filter| {
+                let index = file_schema.index_of(&filter.column).ok()?;
+                (file_schema.field(index).data_type() == &DataType::Float64)
+                    .then(|| (index, (*filter).clone()))
+            })
+            .collect();
+        Ok(SstReadPlan {
+            path,
+            metadata,
+            format,
+            mapping,
+            fills,
+            roots,
+            field_filters,
+            row_groups: plan.row_groups,
+            selection: plan.selection,
+            metrics,
+        })
+    }
+
+    /// The column chunks the read decodes, as `(row group, leaf column)`: what a ranged
+    /// read must fetch ([`crate::engine::cache::SstCache::fetch_chunks`]).
+    pub fn chunks(&self) -> Vec<(usize, usize)> {
+        let schema = self.metadata.parquet_schema();
+        let leaves: Vec<usize> = (0..schema.num_columns())
+            .filter(|&leaf| {
+                let root = schema.get_column_root_idx(leaf);
+                self.roots.contains(&root) || self.field_filters.iter().any(|(i, _)| *i == root)
+            })
+            .collect();
+        self.row_groups
+            .iter()
+            .flat_map(|&rg| leaves.iter().map(move |&leaf| (rg, leaf)))
+            .collect()
+    }
+
+    /// Opens the planned read over `data`, which must hold [`SstReadPlan::chunks`] (or the
+    /// whole file).
+    ///
+    /// # Errors
+    /// [`Error::Parquet`] if the reader cannot be built.
+    pub fn open(self, data: SstData, batch_size: usize) -> Result<SstReader> {
+        let SstReadPlan {
+            path,
+            metadata,
+            format,
+            mapping,
+            fills,
+            roots,
+            field_filters,
+            row_groups,
+            selection,
+            metrics,
+        } = self;
+        let parquet_err = |source| Error::Parquet {
+            path: path.clone(),
+            source,
+        };
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(data, metadata);
         let mut predicates: Vec<Box<dyn ArrowPredicate>> = Vec::new();
-        for filter in field_filters {
-            let Ok(index) = file_schema.index_of(&filter.column) else {
-                continue;
-            };
-            if file_schema.field(index).data_type() != &DataType::Float64 {
-                continue;
-            }
-            let filter: FieldFilter = filter.clone();
+        for (index, filter) in field_filters {
             let column = ProjectionMask::roots(builder.parquet_schema(), [index]);
             predicates.push(Box::new(ArrowPredicateFn::new(
                 column,
@@ -390,9 +566,9 @@ impl SstReader {
         };
         let mut builder = builder
             .with_projection(mask)
-            .with_row_groups(plan.row_groups)
+            .with_row_groups(row_groups)
             .with_batch_size(batch_size.max(1));
-        if let Some(selection) = plan.selection {
+        if let Some(selection) = selection {
             // Page-sized runs: skip by selectors (whole pages are then never decoded).
             builder = builder
                 .with_row_selection(selection)
@@ -409,45 +585,6 @@ impl SstReader {
             scan_metrics: None,
             broken: false,
         })
-    }
-
-    /// Also counts into `scan_metrics`: the pruning outcome now, decoded rows as they come.
-    pub fn with_scan_metrics(mut self, scan_metrics: Arc<ScanMetrics>) -> Self {
-        let m = &self.metrics;
-        ScanMetrics::add(&scan_metrics.row_groups_total, m.row_groups_total as u64);
-        ScanMetrics::add(&scan_metrics.row_groups_read, m.row_groups_read as u64);
-        ScanMetrics::add(&scan_metrics.rows_selected, m.rows_selected as u64);
-        self.scan_metrics = Some(scan_metrics);
-        self
-    }
-
-    /// What this reader pruned and decoded so far.
-    pub fn metrics(&self) -> SstReadMetrics {
-        self.metrics
-    }
-
-    fn convert(&self, batch: RecordBatch) -> Result<RecordBatch> {
-        let schema = self.format.schema();
-        let arrow_err = |source| Error::Arrow {
-            path: self.path.clone(),
-            source,
-        };
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-        for (k, (index, field)) in self.mapping.iter().zip(schema.fields()).enumerate() {
-            let fill = self.fills.get(k).and_then(Option::as_ref);
-            let column = match (index.and_then(|i| batch.columns().get(i)), fill) {
-                (Some(column), _) if column.data_type() == field.data_type() => column.clone(),
-                // MODIFY COLUMN: stored in the old type, cast at read (NULL where a value
-                // does not convert, as GreptimeDB's compat reader).
-                (Some(column), _) => {
-                    arrow::compute::cast(column, field.data_type()).map_err(arrow_err)?
-                }
-                (None, Some(column)) => compat::default_array(column, batch.num_rows()),
-                (None, None) => new_null_array(field.data_type(), batch.num_rows()),
-            };
-            columns.push(column);
-        }
-        RecordBatch::try_new(schema.clone(), columns).map_err(|source| arrow_err(source).into())
     }
 }
 

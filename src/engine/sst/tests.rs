@@ -357,7 +357,7 @@ fn field_filters_keep_only_passing_rows() {
     let metadata = load_metadata(&path, &bytes).unwrap();
     let mut reader = SstReader::open_with_field_filters(
         path,
-        bytes,
+        bytes.into(),
         metadata,
         format.clone(),
         TimeRange::all(),
@@ -381,3 +381,4 @@ fn field_filters_keep_only_passing_rows() {
     assert_eq!(reader.metrics().rows_decoded, expected);
 }
 mod fuzz;
+mod ranged;

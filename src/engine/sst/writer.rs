@@ -19,6 +19,7 @@ use crate::engine::sst::file::{FileId, FileMeta};
 use crate::engine::sst::format::{
     FORMAT_VERSION, FORMAT_VERSION_KEY, PAGE_ROWS, REGION_METADATA_KEY, ROW_GROUP_ROWS,
 };
+use crate::engine::sst::ranged::{CHUNK_CRC32_KEY, ChunkChecksums, FooterChecksum};
 use crate::engine::sst::series::{self, SERIES_ROWS_KEY, SeriesRuns};
 use crate::engine::sst::{Error, sst_path};
 use crate::engine::time_range::TimeRange;
@@ -44,7 +45,7 @@ pub struct EncodedSst {
 /// Page statistics (the Parquet default, `EnabledStatistics::Page`) write the column and
 /// offset indexes that page pruning reads; pages hold at most [`PAGE_ROWS`] rows so one
 /// series' rows span few pages.
-fn writer_properties(metadata: &RegionMetadata) -> Result<WriterProperties> {
+fn writer_properties(metadata: &RegionMetadata, version: u32) -> Result<WriterProperties> {
     let metadata_json = serde_json::to_string(metadata).map_err(|e| Error::Invalid {
         path: String::new(),
         reason: format!("cannot serialise region metadata: {e}"),
@@ -55,7 +56,7 @@ fn writer_properties(metadata: &RegionMetadata) -> Result<WriterProperties> {
         .set_data_page_row_count_limit(PAGE_ROWS)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_key_value_metadata(Some(vec![
-            KeyValue::new(FORMAT_VERSION_KEY.to_string(), FORMAT_VERSION.to_string()),
+            KeyValue::new(FORMAT_VERSION_KEY.to_string(), version.to_string()),
             KeyValue::new(REGION_METADATA_KEY.to_string(), metadata_json),
         ]));
     // Timestamps and sequences are increasing runs: delta-encode, no dictionary (mito2).
@@ -79,12 +80,23 @@ pub fn encode_sst(
     batches: impl Iterator<Item = Result<RecordBatch>>,
     level: u8,
 ) -> Result<Option<EncodedSst>> {
+    encode_sst_version(format, batches, level, FORMAT_VERSION)
+}
+
+/// [`encode_sst`] in SST format `version`: 2 (this build's) or 1 (no column chunk checksums,
+/// no footer checksum in the `FileMeta`; read whole), for tests that old files stay readable.
+pub(crate) fn encode_sst_version(
+    format: &ReadFormat,
+    batches: impl Iterator<Item = Result<RecordBatch>>,
+    level: u8,
+    version: u32,
+) -> Result<Option<EncodedSst>> {
     let metadata = format.metadata();
     let parquet_err = |source| Error::Parquet {
         path: "(new SST)".to_string(),
         source,
     };
-    let props = writer_properties(metadata)?;
+    let props = writer_properties(metadata, version)?;
     let mut writer = ArrowWriter::try_new(Vec::new(), format.schema().clone(), Some(props))
         .map_err(parquet_err)?;
     let mut num_rows = 0u64;
@@ -136,8 +148,33 @@ pub fn encode_sst(
         series::encode(&series.finish()),
     ));
     writer.flush().map_err(parquet_err)?;
-    let num_row_groups = writer.flushed_row_groups().len() as u64;
+    writer.sync().map_err(|source| Error::Parquet {
+        path: "(new SST)".to_string(),
+        source: source.into(),
+    })?;
+    // Every column chunk is written now: record its CRC-32 in the footer, so a reader can
+    // verify the chunks it fetches without the rest of the file (sst/ranged.rs).
+    let (checksums, num_row_groups, data_end) = chunk_checksums(&writer)?;
+    if version >= 2 {
+        writer.append_key_value_metadata(KeyValue::new(
+            CHUNK_CRC32_KEY.to_string(),
+            checksums.encode(),
+        ));
+    }
     let bytes = Bytes::from(writer.into_inner().map_err(parquet_err)?);
+    // The tail (page index and footer) follows the last column chunk; the manifest keeps
+    // its checksum.
+    let tail = usize::try_from(data_end)
+        .ok()
+        .and_then(|start| bytes.get(start..))
+        .ok_or_else(|| Error::Invalid {
+            path: "(new SST)".to_string(),
+            reason: format!("column chunks end at {data_end}, past the file's end"),
+        })?;
+    let footer = (version >= 2).then(|| FooterChecksum {
+        offset: data_end,
+        crc32: crc32fast::hash(tail),
+    });
     let meta = FileMeta {
         file_id: FileId::random(),
         level,
@@ -147,8 +184,39 @@ pub fn encode_sst(
         num_row_groups,
         max_sequence,
         crc32: crc32fast::hash(&bytes),
+        footer,
     };
     Ok(Some(EncodedSst { bytes, meta }))
+}
+
+/// The CRC-32 of every column chunk `writer` has flushed, the number of row groups, and the
+/// end of the last chunk (bytes from the file's start).
+fn chunk_checksums(writer: &ArrowWriter<Vec<u8>>) -> Result<(ChunkChecksums, u64, u64)> {
+    let row_groups = writer.flushed_row_groups();
+    let columns = row_groups.first().map_or(0, |rg| rg.num_columns());
+    let written = writer.inner();
+    let mut crcs = Vec::with_capacity(row_groups.len() * columns);
+    let mut data_end = 0;
+    for rg in row_groups {
+        for chunk in rg.columns() {
+            let (start, len) = chunk.byte_range();
+            let bytes = usize::try_from(start)
+                .ok()
+                .zip(usize::try_from(start + len).ok())
+                .and_then(|(start, end)| written.get(start..end))
+                .ok_or_else(|| Error::Invalid {
+                    path: "(new SST)".to_string(),
+                    reason: format!("column chunk {start}+{len} lies outside the written bytes"),
+                })?;
+            crcs.push(crc32fast::hash(bytes));
+            data_end = data_end.max(start + len);
+        }
+    }
+    Ok((
+        ChunkChecksums::new(columns, crcs),
+        row_groups.len() as u64,
+        data_end,
+    ))
 }
 
 /// Stores an encoded SST durably (temp name, fsync, rename, fsync directory on local disk).

@@ -47,7 +47,8 @@ fn cached(bytes: Bytes) -> CachedSst {
         path: "test.parquet".to_string(),
         fetched_bytes: 0,
         metadata: load_metadata("test.parquet", &bytes).unwrap(),
-        bytes,
+        checksums: None,
+        data: bytes.into(),
     }
 }
 
@@ -132,8 +133,12 @@ fn the_cache_answers_a_second_read_of_a_file() {
     let sst = encoded(&format);
     let cache = SstCache::new(1 << 20, 1 << 20);
     let metrics = crate::engine::region::scan_metrics::ScanMetrics::default();
-    let first = cache.last_rows(&sst, &format, &metrics).unwrap();
-    let second = cache.last_rows(&sst, &format, &metrics).unwrap();
+    let first = cache
+        .last_rows(&sst, &format, &metrics, || Ok(sst.clone()))
+        .unwrap();
+    let second = cache
+        .last_rows(&sst, &format, &metrics, || Ok(sst.clone()))
+        .unwrap();
     assert_eq!(first, second);
     let stats = cache.stats();
     assert_eq!((stats.last_row_misses, stats.last_row_hits), (1, 1));
@@ -146,7 +151,9 @@ fn the_cache_answers_a_second_read_of_a_file() {
         Arc::new(tsbs_metadata()),
         &[0],
     ));
-    let narrow = cache.last_rows(&sst, &hosts_only, &metrics).unwrap();
+    let narrow = cache
+        .last_rows(&sst, &hosts_only, &metrics, || Ok(sst.clone()))
+        .unwrap();
     assert_eq!(narrow.num_rows(), HOSTS);
     assert_eq!(cache.stats().last_row_misses, 2);
     cache.remove_file(sst.region_id, sst.file_id);

@@ -23,7 +23,7 @@ fn read_sst(format: &Arc<ReadFormat>, bytes: &[u8]) -> bool {
     let mut ok = true;
     match SstReader::open_with_metadata(
         path.clone(),
-        bytes.clone(),
+        bytes.clone().into(),
         metadata.clone(),
         format.clone(),
         TimeRange::all(),
@@ -46,8 +46,9 @@ fn read_sst(format: &Arc<ReadFormat>, bytes: &[u8]) -> bool {
         region_id: RegionId::new(1, 0),
         file_id: FileId::random(),
         path,
-        bytes,
+        data: bytes.into(),
         metadata,
+        checksums: None,
         fetched_bytes: 0,
     };
     ok & read_last_rows(&sst, format, TimeRange::all()).is_ok()
