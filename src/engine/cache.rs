@@ -44,6 +44,9 @@ pub const DEFAULT_META_CACHE_BYTES: u64 = 64 << 20;
 pub const LAST_ROW_CACHE_BYTES: u64 = 32 << 20;
 
 type Key = (RegionId, FileId);
+/// What a loading gate guards: a file's tail or whole bytes ([`WHOLE_FILE`]`.0`), or the
+/// column chunks of one of its row groups.
+type GateKey = (RegionId, FileId, u32);
 /// A cached byte range of a file: a column chunk `(row group, leaf column)`, or
 /// [`WHOLE_FILE`] for a whole file.
 type ChunkKey = (RegionId, FileId, u32, u32);
@@ -137,7 +140,7 @@ pub struct SstCache {
     data: Mutex<WeightedLru<ChunkKey, Bytes>>,
     /// Files being fetched now, each with a gate the other readers of the file wait at: the
     /// stripes of one query read the same files at once, and must not fetch them twice.
-    loading: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+    loading: Mutex<HashMap<GateKey, Arc<tokio::sync::Mutex<()>>>>,
     meta: Mutex<WeightedLru<Key, SstMeta>>,
     /// Newest visible row of every series of a file, for a read schema: mito2's selector
     /// result cache (`src/mito2/src/cache.rs`, `SelectorResultValue`).
@@ -157,8 +160,8 @@ impl std::fmt::Debug for SstCache {
 /// cancelled) retires the file's gate, so later readers go straight to the cache; waiters
 /// already queued on the gate re-check the cache when they get it.
 struct LoadingGate<'a> {
-    loading: &'a Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
-    key: Key,
+    loading: &'a Mutex<HashMap<GateKey, Arc<tokio::sync::Mutex<()>>>>,
+    key: GateKey,
     gate: Arc<tokio::sync::Mutex<()>>,
     _held: tokio::sync::OwnedMutexGuard<()>,
 }
@@ -226,21 +229,16 @@ impl SstCache {
         let gate = if cached(self) {
             None
         } else {
-            let gate = lock(&self.loading).entry(key).or_default().clone();
-            let guard = LoadingGate {
-                loading: &self.loading,
-                key,
-                gate: gate.clone(),
-                _held: gate.lock_owned().await,
-            };
-            Some(guard)
+            Some(self.gate((region_id, meta.file_id, WHOLE_FILE.0)).await)
         };
         let mut fetched_bytes = 0;
         let whole = match meta.footer {
             None => lock(&self.data).get(&whole_key),
             Some(_) => None,
         };
-        let meta_cached = lock(&self.meta).contains(&key);
+        // Looked up once: an entry seen here and evicted before a second look would leave
+        // a version 2 file's metadata to be parsed from a tail never fetched.
+        let cached = lock(&self.meta).get(&key);
         let data = match meta.footer {
             None => match whole {
                 Some(bytes) => {
@@ -255,9 +253,9 @@ impl SstCache {
                     SstData::whole(bytes)
                 }
             },
-            Some(footer) => match meta_cached {
-                true => SstData::ranges(meta.file_size_bytes, Vec::new()),
-                false => {
+            Some(footer) => match cached {
+                Some(_) => SstData::ranges(meta.file_size_bytes, Vec::new()),
+                None => {
                     let tail = self
                         .fetch_verified(
                             storage,
@@ -272,7 +270,6 @@ impl SstCache {
                 }
             },
         };
-        let cached = lock(&self.meta).get(&key);
         let SstMeta {
             metadata,
             checksums,
@@ -343,7 +340,7 @@ impl SstCache {
         sst: &CachedSst,
         chunks: &[(usize, usize)],
     ) -> Result<(CachedSst, u64)> {
-        if sst.data.is_whole() {
+        if sst.data.is_whole() || chunks.is_empty() {
             return Ok((sst.clone(), 0));
         }
         let invalid = |reason: String| SstError::Invalid {
@@ -379,20 +376,22 @@ impl SstCache {
         let (mut held, mut missing) = lookup()?;
         // Concurrent readers of one cold file (a query's stripes) fetch its chunks once: the
         // later ones wait at the file's gate and then look again.
-        let _gate = if missing.is_empty() {
-            None
-        } else {
-            let key = (sst.region_id, sst.file_id);
-            let gate = lock(&self.loading).entry(key).or_default().clone();
-            let guard = LoadingGate {
-                loading: &self.loading,
-                key,
-                gate: gate.clone(),
-                _held: gate.lock_owned().await,
-            };
+        // The gates of the row groups with missing chunks, in ascending order (so two
+        // readers never wait for each other's): stripes reading other row groups of the
+        // file go on.
+        let mut gates = Vec::new();
+        if !missing.is_empty() {
+            let mut row_groups: Vec<u32> = missing
+                .iter()
+                .map(|(rg, _, _)| u32::try_from(*rg).unwrap_or(u32::MAX - 1))
+                .collect();
+            row_groups.sort_unstable();
+            row_groups.dedup();
+            for rg in row_groups {
+                gates.push(self.gate((sst.region_id, sst.file_id, rg)).await);
+            }
             (held, missing) = lookup()?;
-            Some(guard)
-        };
+        }
         if missing.is_empty() {
             self.counters.data_hits.fetch_add(1, Ordering::Relaxed);
             return Ok((
@@ -415,6 +414,14 @@ impl SstCache {
                     path: sst.path.clone(),
                     source,
                 })?;
+        if fetched.len() != missing.len() {
+            return Err(invalid(format!(
+                "the store returned {} of {} requested ranges",
+                fetched.len(),
+                missing.len()
+            ))
+            .into());
+        }
         let mut fetched_bytes = 0;
         for ((rg, leaf, range), bytes) in missing.into_iter().zip(fetched) {
             let expected = checksums.get(rg, leaf).ok_or_else(|| {
@@ -455,6 +462,17 @@ impl SstCache {
             },
             fetched_bytes,
         ))
+    }
+
+    /// Waits for and holds the loading gate of `key`.
+    async fn gate(&self, key: GateKey) -> LoadingGate<'_> {
+        let gate = lock(&self.loading).entry(key).or_default().clone();
+        LoadingGate {
+            loading: &self.loading,
+            key,
+            gate: gate.clone(),
+            _held: gate.lock_owned().await,
+        }
     }
 
     /// Fetches `range` of the object at `path` and checks it against `expected` (CRC-32).

@@ -28,7 +28,11 @@ use crate::engine::region::{
 use crate::engine::sst::file::FileMeta;
 use crate::engine::sst::format::READ_BATCH_ROWS;
 use crate::engine::sst::last_row::read_last_rows;
+use crate::engine::sst::ranged::chunk_range;
 use crate::engine::sst::reader::SstReadPlan;
+use fetch::{ChunkFetch, ChunkSource, PendingSst, PendingState, lock};
+
+mod fetch;
 use crate::engine::time_range::TimeRange;
 use parquet::file::statistics::Statistics;
 
@@ -36,6 +40,8 @@ use parquet::file::statistics::Statistics;
 const CHANNEL_BATCHES: usize = 4;
 /// SSTs of one scan fetched (read, checksummed, footer parsed) at the same time.
 const FETCH_CONCURRENCY: usize = 8;
+/// At most this many bytes of column chunks are fetched ahead of reading (64 MiB).
+const PREFETCH_BYTES: u64 = 64 << 20;
 
 impl Region {
     /// Scans the region: the newest version of each row, no deleted rows, only
@@ -196,6 +202,7 @@ impl Region {
                     cache,
                     storage: chunk_storage,
                     runtime,
+                    pending: std::sync::Mutex::new(Vec::new()),
                     metrics,
                 };
                 let merged = match plan.read(inputs) {
@@ -279,6 +286,8 @@ struct ReadPlan {
     storage: ObjectStorage,
     /// The runtime the scan's blocking thread fetches chunks on.
     runtime: tokio::runtime::Handle,
+    /// SST reads opened but not yet fetched, for [`ReadPlan::prefetch`].
+    pending: std::sync::Mutex<Vec<Arc<ChunkFetch>>>,
     /// What the scan read.
     metrics: Arc<ScanMetrics>,
 }
@@ -427,6 +436,7 @@ impl ReadPlan {
                     .and_then(|b| to_output(&b, &positions, &schema))
             })));
         }
+        plan.prefetch();
         Ok(Box::new(readers.into_iter().flatten()))
     }
 
@@ -491,22 +501,85 @@ impl ReadPlan {
             field_filters,
             wanted,
         )?;
-        let sst = self.fetch_chunks(&sst, &plan.chunks())?;
-        let reader = plan
-            .open(sst.data, READ_BATCH_ROWS)?
-            .with_scan_metrics(self.metrics.clone());
-        Ok(Box::new(reader))
+        let fetch = Arc::new(ChunkFetch {
+            chunks: plan.chunks(),
+            sst,
+            fetched: std::sync::Mutex::new(None),
+        });
+        lock(&self.pending).push(fetch.clone());
+        Ok(Box::new(PendingSst {
+            state: PendingState::Planned(plan),
+            fetch,
+            source: self.chunk_source(),
+        }))
     }
 
-    /// `sst` holding every row group's chunks of the columns of `format` (by name): what a
-    /// last-row read may decode.
+    /// What a [`PendingSst`] fetches its chunks with, if the prefetch has not.
+    fn chunk_source(&self) -> ChunkSource {
+        ChunkSource {
+            cache: self.cache.clone(),
+            storage: self.storage.clone(),
+            runtime: self.runtime.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+
+    /// Fetches the column chunks of the SST reads opened so far, up to
+    /// [`FETCH_CONCURRENCY`] files at a time, so a scan of many cold files does not fetch
+    /// and verify them one after another. Only the first reads' chunks, up to
+    /// [`PREFETCH_BYTES`] in all, so a scan of a large table holds a bounded part of it;
+    /// later reads fetch their own when they start.
+    fn prefetch(&self) {
+        let mut pending = std::mem::take(&mut *lock(&self.pending));
+        let mut budget = PREFETCH_BYTES;
+        let within = pending
+            .iter()
+            .take_while(|fetch| {
+                let metadata = fetch.sst.metadata.metadata();
+                let bytes: u64 = fetch
+                    .chunks
+                    .iter()
+                    .filter_map(|&(rg, leaf)| chunk_range(metadata, rg, leaf))
+                    .map(|r| r.end - r.start)
+                    .sum();
+                let fits = bytes <= budget;
+                budget = budget.saturating_sub(bytes);
+                fits
+            })
+            .count();
+        pending.truncate(within);
+        if pending.is_empty() {
+            return;
+        }
+        let source = self.chunk_source();
+        self.runtime.block_on(
+            futures::stream::iter(pending.into_iter().map(|fetch| {
+                let source = source.clone();
+                async move {
+                    let result = source.fetch(&fetch.sst, &fetch.chunks).await;
+                    *lock(&fetch.fetched) = Some(result);
+                }
+            }))
+            .buffer_unordered(FETCH_CONCURRENCY)
+            .collect::<()>(),
+        );
+    }
+
+    /// `sst` holding every row group's chunks of the columns of `format` and of the tags
+    /// (by name): what a last-row read may decode (the tags when the file's series runs
+    /// must be computed from them).
     fn with_columns(&self, sst: &CachedSst, format: &ReadFormat) -> Result<CachedSst> {
         let metadata = sst.metadata.metadata();
         let schema = metadata.file_metadata().schema_descr();
+        let region = format.metadata();
         let leaves: Vec<usize> = (0..schema.num_columns())
             .filter(|&leaf| {
                 let root = schema.get_column_root(leaf).name();
                 format.schema().fields().iter().any(|f| f.name() == root)
+                    || region
+                        .primary_key
+                        .iter()
+                        .any(|&i| region.columns.get(i).is_some_and(|c| c.name == root))
             })
             .collect();
         let chunks: Vec<(usize, usize)> = (0..metadata.num_row_groups())
@@ -517,13 +590,8 @@ impl ReadPlan {
 
     /// [`SstCache::fetch_chunks`] from the scan's blocking thread, counting fetched bytes.
     fn fetch_chunks(&self, sst: &CachedSst, chunks: &[(usize, usize)]) -> Result<CachedSst> {
-        let (sst, fetched) =
-            self.runtime
-                .block_on(self.cache.fetch_chunks(&self.storage, sst, chunks))?;
-        if fetched > 0 {
-            ScanMetrics::add(&self.metrics.bytes_fetched, fetched);
-        }
-        Ok(sst)
+        let source = self.chunk_source();
+        self.runtime.block_on(source.fetch(sst, chunks))
     }
 }
 

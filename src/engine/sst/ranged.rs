@@ -185,7 +185,8 @@ impl SstData {
 
     /// Whether the bytes `range` are held.
     pub fn holds(&self, range: &Range<u64>) -> bool {
-        self.find(range.start, range.end - range.start).is_some()
+        self.find(range.start, range.end.saturating_sub(range.start))
+            .is_some()
     }
 
     /// Whether this is the whole file.
@@ -200,15 +201,16 @@ impl SstData {
 
     /// The held range containing `[start, start + length)`: its start and bytes.
     fn find(&self, start: u64, length: u64) -> Option<&(u64, Bytes)> {
+        let end = start.checked_add(length)?;
         let index = self.ranges.partition_point(|(s, _)| *s <= start);
         let candidate = self.ranges.get(index.checked_sub(1)?)?;
-        (start + length <= candidate.0 + candidate.1.len() as u64).then_some(candidate)
+        (end <= candidate.0 + candidate.1.len() as u64).then_some(candidate)
     }
 
     fn not_held(&self, start: u64, length: u64) -> ParquetError {
         ParquetError::General(format!(
             "bytes {start}..{} of the SST were not fetched (file of {} bytes)",
-            start + length,
+            start.saturating_add(length),
             self.len
         ))
     }
