@@ -30,7 +30,7 @@ use crate::engine::region::scan_metrics::ScanMetrics;
 use crate::engine::sst::Error as SstError;
 use crate::engine::sst::file::{FileId, FileMeta};
 use crate::engine::sst::last_row::read_last_rows;
-use crate::engine::sst::ranged::{ChunkChecksums, SstData, chunk_range};
+use crate::engine::sst::ranged::{ChunkChecksums, SstData, chunk_range, verify_range};
 use crate::engine::sst::reader::{chunk_checksums, fetch_sst, load_metadata};
 use crate::engine::sst::sst_path;
 use crate::engine::time_range::TimeRange;
@@ -54,6 +54,11 @@ type ChunkKey = (RegionId, FileId, u32, u32);
 type HeldRange = (u64, Bytes);
 /// A column chunk to fetch: row group, leaf column, byte range.
 type MissingChunk = (usize, usize, std::ops::Range<u64>);
+/// A row group or column index as a key part; an index beyond `u32` (never in a Parquet
+/// file) maps to the one below [`WHOLE_FILE`].
+fn key_index(index: usize) -> u32 {
+    u32::try_from(index).unwrap_or(u32::MAX - 1)
+}
 /// The chunk coordinates of a whole file in a [`ChunkKey`].
 const WHOLE_FILE: (u32, u32) = (u32::MAX, u32::MAX);
 
@@ -351,14 +356,8 @@ impl SstCache {
             invalid("no chunk checksums to verify a ranged read with".to_string())
         })?;
         let metadata = sst.metadata.metadata();
-        let chunk_key = |rg: usize, leaf: usize| {
-            (
-                sst.region_id,
-                sst.file_id,
-                u32::try_from(rg).unwrap_or(u32::MAX - 1),
-                u32::try_from(leaf).unwrap_or(u32::MAX - 1),
-            )
-        };
+        let chunk_key =
+            |rg: usize, leaf: usize| (sst.region_id, sst.file_id, key_index(rg), key_index(leaf));
         let lookup = || -> Result<(Vec<HeldRange>, Vec<MissingChunk>)> {
             let mut held = Vec::with_capacity(chunks.len());
             let mut missing = Vec::new();
@@ -374,17 +373,13 @@ impl SstCache {
             Ok((held, missing))
         };
         let (mut held, mut missing) = lookup()?;
-        // Concurrent readers of one cold file (a query's stripes) fetch its chunks once: the
-        // later ones wait at the file's gate and then look again.
-        // The gates of the row groups with missing chunks, in ascending order (so two
-        // readers never wait for each other's): stripes reading other row groups of the
-        // file go on.
+        // Concurrent readers of the same chunks fetch them once: each takes the gates of the
+        // row groups it misses chunks of, in ascending order (so two readers never wait for
+        // each other's), then looks again. Stripes reading other row groups go on.
         let mut gates = Vec::new();
         if !missing.is_empty() {
-            let mut row_groups: Vec<u32> = missing
-                .iter()
-                .map(|(rg, _, _)| u32::try_from(*rg).unwrap_or(u32::MAX - 1))
-                .collect();
+            let mut row_groups: Vec<u32> =
+                missing.iter().map(|(rg, _, _)| key_index(*rg)).collect();
             row_groups.sort_unstable();
             row_groups.dedup();
             for rg in row_groups {
@@ -429,24 +424,19 @@ impl SstCache {
                     "no checksum for column chunk {leaf} of row group {rg}"
                 ))
             })?;
-            let actual = crc32fast::hash(&bytes);
-            if actual != expected || bytes.len() as u64 != range.end - range.start {
-                let column = metadata
-                    .file_metadata()
-                    .schema_descr()
-                    .column(leaf)
-                    .name()
-                    .to_string();
-                return Err(SstError::RangeChecksumMismatch {
-                    path: sst.path.clone(),
-                    what: format!("column chunk '{column}' of row group {rg}"),
-                    start: range.start,
-                    end: range.end,
-                    expected,
-                    actual,
-                }
-                .into());
-            }
+            verify_range(
+                &sst.path,
+                || {
+                    let schema = metadata.file_metadata().schema_descr();
+                    format!(
+                        "column chunk '{}' of row group {rg}",
+                        schema.column(leaf).name()
+                    )
+                },
+                &range,
+                &bytes,
+                expected,
+            )?;
             fetched_bytes += bytes.len() as u64;
             self.insert_data(chunk_key(rg, leaf), bytes.clone());
             held.push((range.start, bytes));
@@ -494,18 +484,7 @@ impl SstCache {
             })?
             .pop()
             .unwrap_or_default();
-        let actual = crc32fast::hash(&bytes);
-        if actual != expected || bytes.len() as u64 != range.end - range.start {
-            return Err(SstError::RangeChecksumMismatch {
-                path: path.to_string(),
-                what: what.to_string(),
-                start: range.start,
-                end: range.end,
-                expected,
-                actual,
-            }
-            .into());
-        }
+        verify_range(path, || what.to_string(), &range, &bytes, expected)?;
         self.counters
             .bytes_fetched
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);

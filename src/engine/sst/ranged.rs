@@ -21,6 +21,8 @@ use parquet::file::metadata::ParquetMetaData;
 use parquet::file::reader::{ChunkReader, Length};
 use serde::{Deserialize, Serialize};
 
+use crate::engine::sst::Error;
+
 /// Key-value metadata key holding the CRC-32 of every column chunk (format version 2).
 pub const CHUNK_CRC32_KEY: &str = "tsdb:chunk_crc32";
 
@@ -128,6 +130,33 @@ pub fn chunk_range(
     Some(start..start + len)
 }
 
+/// Checks `bytes`, fetched as `range` of the SST at `path`, against its CRC-32 `expected`.
+///
+/// # Errors
+/// [`Error::RangeChecksumMismatch`] naming `what` (e.g. `column chunk 'usage_user' of row
+/// group 0`) if the checksum or the length differs.
+pub fn verify_range(
+    path: &str,
+    what: impl FnOnce() -> String,
+    range: &Range<u64>,
+    bytes: &[u8],
+    expected: u32,
+) -> crate::engine::error::Result<()> {
+    let actual = crc32fast::hash(bytes);
+    if actual == expected && bytes.len() as u64 == range.end.saturating_sub(range.start) {
+        return Ok(());
+    }
+    Err(Error::RangeChecksumMismatch {
+        path: path.to_string(),
+        what: what(),
+        start: range.start,
+        end: range.end,
+        expected,
+        actual,
+    }
+    .into())
+}
+
 /// The end of the last column chunk of `metadata`'s file: where its tail starts.
 pub fn data_end(metadata: &ParquetMetaData) -> u64 {
     metadata
@@ -183,20 +212,9 @@ impl SstData {
         }
     }
 
-    /// Whether the bytes `range` are held.
-    pub fn holds(&self, range: &Range<u64>) -> bool {
-        self.find(range.start, range.end.saturating_sub(range.start))
-            .is_some()
-    }
-
     /// Whether this is the whole file.
     pub fn is_whole(&self) -> bool {
         matches!(&*self.ranges, [(0, bytes)] if bytes.len() as u64 == self.len)
-    }
-
-    /// Bytes held (the sum of the ranges' lengths).
-    pub fn held_bytes(&self) -> u64 {
-        self.ranges.iter().map(|(_, b)| b.len() as u64).sum()
     }
 
     /// The held range containing `[start, start + length)`: its start and bytes.
@@ -272,9 +290,8 @@ mod tests {
         assert!(data.get_bytes(14, 3).is_err());
         assert!(data.get_bytes(0, 1).is_err());
         assert!(data.get_read(70).is_err());
-        assert!(data.holds(&(50..60)) && !data.holds(&(49..51)));
+        assert!(data.get_bytes(50, 10).is_ok() && data.get_bytes(49, 2).is_err());
         assert!(!data.is_whole());
         assert!(SstData::whole(Bytes::from_static(b"xyz")).is_whole());
-        assert_eq!(data.held_bytes(), 16);
     }
 }

@@ -66,6 +66,16 @@ async fn read_host(
     Ok((batches, sst.fetched_bytes + chunk_bytes))
 }
 
+/// A cache with room for every file of these tests.
+fn fresh_cache() -> SstCache {
+    SstCache::new(64 << 20, 64 << 20)
+}
+
+/// A host of the first row group.
+fn host() -> String {
+    super::host_names(HOSTS)[3].clone()
+}
+
 fn host_rows(batches: &[RecordBatch], host: &str) -> usize {
     batches
         .iter()
@@ -85,8 +95,8 @@ async fn a_one_host_read_fetches_the_tail_and_one_row_groups_chunks() {
     let dir = tempfile::tempdir().unwrap();
     let (storage, meta, format) = stored(dir.path(), 2).await;
     assert!(meta.footer.is_some());
-    let cache = SstCache::new(64 << 20, 64 << 20);
-    let host = super::host_names(HOSTS)[3].clone();
+    let cache = fresh_cache();
+    let host = host();
     let (batches, fetched) = read_host(&cache, &storage, &meta, &format, &host)
         .await
         .unwrap();
@@ -118,23 +128,17 @@ async fn a_damaged_chunk_or_tail_is_refused_naming_what_is_damaged() {
         .join(sst_path(region(), meta.file_id).to_string());
     let original = std::fs::read(&file).unwrap();
     let metadata = load_metadata("x", &bytes::Bytes::from(original.clone())).unwrap();
-    let host = super::host_names(HOSTS)[3].clone();
+    let host = host();
 
     // A byte of the first row group's usage_user chunk (leaf 11).
     let chunk = metadata.metadata().row_group(0).column(11).byte_range();
     let mut damaged = original.clone();
     damaged[(chunk.0 + chunk.1 / 2) as usize] ^= 0x10;
     std::fs::write(&file, &damaged).unwrap();
-    let error = read_host(
-        &SstCache::new(64 << 20, 64 << 20),
-        &storage,
-        &meta,
-        &format,
-        &host,
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let error = read_host(&fresh_cache(), &storage, &meta, &format, &host)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         error.contains(&meta.file_id.to_string())
             && error.contains("column chunk 'usage_user' of row group 0")
@@ -147,15 +151,9 @@ async fn a_damaged_chunk_or_tail_is_refused_naming_what_is_damaged() {
             format.metadata().clone(),
             &[0],
         ));
-        read_host(
-            &SstCache::new(64 << 20, 64 << 20),
-            &storage,
-            &meta,
-            &hosts_only,
-            &host,
-        )
-        .await
-        .unwrap()
+        read_host(&fresh_cache(), &storage, &meta, &hosts_only, &host)
+            .await
+            .unwrap()
     };
     assert_eq!(host_rows(&batches, &host), ROWS);
 
@@ -164,16 +162,10 @@ async fn a_damaged_chunk_or_tail_is_refused_naming_what_is_damaged() {
     let footer = meta.footer.unwrap();
     damaged[footer.offset as usize + 10] ^= 0x10;
     std::fs::write(&file, &damaged).unwrap();
-    let error = read_host(
-        &SstCache::new(64 << 20, 64 << 20),
-        &storage,
-        &meta,
-        &format,
-        &host,
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let error = read_host(&fresh_cache(), &storage, &meta, &format, &host)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         error.contains(&meta.file_id.to_string()) && error.contains("the tail"),
         "{error}"
@@ -182,15 +174,9 @@ async fn a_damaged_chunk_or_tail_is_refused_naming_what_is_damaged() {
     // A truncated file.
     std::fs::write(&file, &original[..original.len() - 100]).unwrap();
     assert!(
-        read_host(
-            &SstCache::new(64 << 20, 64 << 20),
-            &storage,
-            &meta,
-            &format,
-            &host
-        )
-        .await
-        .is_err()
+        read_host(&fresh_cache(), &storage, &meta, &format, &host)
+            .await
+            .is_err()
     );
 }
 
@@ -199,8 +185,8 @@ async fn format_version_1_files_are_read_whole_and_verified() {
     let dir = tempfile::tempdir().unwrap();
     let (storage, meta, format) = stored(dir.path(), 1).await;
     assert!(meta.footer.is_none());
-    let cache = SstCache::new(64 << 20, 64 << 20);
-    let host = super::host_names(HOSTS)[3].clone();
+    let cache = fresh_cache();
+    let host = host();
     let (batches, fetched) = read_host(&cache, &storage, &meta, &format, &host)
         .await
         .unwrap();
@@ -215,16 +201,10 @@ async fn format_version_1_files_are_read_whole_and_verified() {
     let last = bytes.len() - 20;
     bytes[last] ^= 0x01;
     std::fs::write(&file, &bytes).unwrap();
-    let error = read_host(
-        &SstCache::new(64 << 20, 64 << 20),
-        &storage,
-        &meta,
-        &format,
-        &host,
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let error = read_host(&fresh_cache(), &storage, &meta, &format, &host)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("CRC-32"), "{error}");
 }
 
