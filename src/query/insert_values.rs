@@ -13,16 +13,16 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
-use arrow::array::{RecordBatchOptions, new_null_array};
-use arrow::datatypes::{DataType, Field, Schema};
-use sqlparser::dialect::GenericDialect;
-use sqlparser::keywords::Keyword;
-use sqlparser::tokenizer::{Token, Tokenizer, Word};
-
 use crate::engine::region::RegionRef;
 use crate::query::error::Error;
 use crate::query::sink::conform_batch;
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{RecordBatchOptions, new_null_array};
+use arrow::datatypes::{DataType, Field, Schema};
+
+mod scanner;
+
+use scanner::{Literal, Scanner};
 
 /// A parsed `INSERT ... VALUES` ready to write: the rows in the table's schema.
 #[derive(Debug)]
@@ -46,15 +46,16 @@ pub fn plan(
     if !start.get(..6)?.eq_ignore_ascii_case("insert") {
         return None;
     }
-    // Tokens, not sqlparser's AST: the parser tries a typed-string parse (and formats an
-    // error message) for every literal, which was a fifth of SQL-script ingest.
-    let tokens = Tokenizer::new(&GenericDialect {}, sql).tokenize().ok()?;
-    let parsed = parse_tokens(&tokens)?;
-    let region = lookup(&parsed.table)?;
+    // A byte scanner, not sqlparser's tokens or AST: tokenizing a 1,000-row INSERT was a
+    // third of SQL-script ingest, and the parser's typed-string attempt on every literal a
+    // fifth before that (docs/BENCHMARKS.md).
+    let mut scanner = Scanner::new(sql);
+    let head = scanner.head()?;
+    let region = lookup(&head.table)?;
     let metadata = region.metadata();
 
     // Target columns: the list given, else every column in table order.
-    let targets: Vec<usize> = match &parsed.columns {
+    let targets: Vec<usize> = match &head.columns {
         None => (0..metadata.columns.len()).collect(),
         Some(columns) => {
             let mut targets = Vec::with_capacity(columns.len());
@@ -74,20 +75,14 @@ pub fn plan(
             return None;
         }
     }
-    let rows = parsed.rows;
-    if rows.is_empty() || rows.iter().any(|row| row.len() != targets.len()) {
+    let literals = scanner.rows(targets.len())?;
+    let num_rows = literals.first().map_or(0, Vec::len);
+    if num_rows == 0 {
         return None;
     }
-    let mut literals: Vec<Vec<Literal<'_>>> = vec![Vec::with_capacity(rows.len()); targets.len()];
-    for row in &rows {
-        for (column, literal) in row.iter().enumerate() {
-            literals[column].push(*literal);
-        }
-    }
 
-    let table = parsed.table;
+    let table = head.table;
     let table_schema = metadata.arrow_schema();
-    let num_rows = rows.len();
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(metadata.columns.len());
     let mut fields = Vec::with_capacity(metadata.columns.len());
     for (index, field) in table_schema.fields().iter().enumerate() {
@@ -134,160 +129,6 @@ fn local_timestamps(array: ArrayRef, field: &Field, time_zone: &str) -> Option<A
     arrow::compute::cast(&Int64Array::from(values), field.data_type()).ok()
 }
 
-/// `INSERT INTO name [(column, ...)] VALUES (literal, ...), ...` as tokens.
-struct ParsedInsert<'a> {
-    /// The table name as DataFusion resolves it.
-    table: String,
-    /// The column list, names resolved; `None` when omitted.
-    columns: Option<Vec<String>>,
-    rows: Vec<Vec<Literal<'a>>>,
-}
-
-/// Parses exactly the plain form (an optional `;` may end it); anything else, such as an
-/// expression in a row, `ON CONFLICT`, `RETURNING` or a query source, is `None`.
-fn parse_tokens(tokens: &[Token]) -> Option<ParsedInsert<'_>> {
-    let mut significant = tokens
-        .iter()
-        .filter(|t| !matches!(t, Token::Whitespace(_)))
-        .peekable();
-    let mut keyword = |expected: Keyword| match significant.next() {
-        Some(Token::Word(word)) if word.keyword == expected && word.quote_style.is_none() => {
-            Some(())
-        }
-        _ => None,
-    };
-    keyword(Keyword::INSERT)?;
-    keyword(Keyword::INTO)?;
-    let table = table_name(&mut significant)?;
-    let columns = if significant.peek() == Some(&&Token::LParen) {
-        significant.next();
-        let mut columns = Vec::new();
-        loop {
-            match significant.next()? {
-                Token::Word(word) => columns.push(normalize(word)),
-                _ => return None,
-            }
-            match significant.next()? {
-                Token::Comma => {}
-                Token::RParen => break,
-                _ => return None,
-            }
-        }
-        Some(columns)
-    } else {
-        None
-    };
-    match significant.next()? {
-        Token::Word(word) if word.keyword == Keyword::VALUES && word.quote_style.is_none() => {}
-        _ => return None,
-    }
-    let mut rows = Vec::new();
-    loop {
-        if significant.next()? != &Token::LParen {
-            return None;
-        }
-        let mut row = Vec::new();
-        loop {
-            row.push(token_literal(&mut significant)?);
-            match significant.next()? {
-                Token::Comma => {}
-                Token::RParen => break,
-                _ => return None,
-            }
-        }
-        rows.push(row);
-        match significant.next() {
-            Some(Token::Comma) => {}
-            Some(Token::SemiColon) | None => break,
-            Some(_) => return None,
-        }
-    }
-    if significant.any(|t| !matches!(t, Token::SemiColon | Token::EOF)) {
-        return None;
-    }
-    Some(ParsedInsert {
-        table,
-        columns,
-        rows,
-    })
-}
-
-/// The table name as DataFusion resolves it: unquoted identifiers lower-cased; a `public`
-/// schema qualifier is allowed. Words that would start another clause are left to the
-/// general path; any other name must still be a table the catalog knows.
-fn table_name<'a>(
-    tokens: &mut std::iter::Peekable<impl Iterator<Item = &'a Token>>,
-) -> Option<String> {
-    const CLAUSES: [Keyword; 6] = [
-        Keyword::VALUES,
-        Keyword::SELECT,
-        Keyword::WITH,
-        Keyword::TABLE,
-        Keyword::DEFAULT,
-        Keyword::OVERWRITE,
-    ];
-    let part = |token: Option<&'a Token>| match token {
-        Some(Token::Word(word))
-            if word.quote_style.is_some() || !CLAUSES.contains(&word.keyword) =>
-        {
-            Some(normalize(word))
-        }
-        _ => None,
-    };
-    let first = part(tokens.next())?;
-    if tokens.peek() != Some(&&Token::Period) {
-        return Some(first);
-    }
-    tokens.next();
-    let second = part(tokens.next())?;
-    (first == "public").then_some(second)
-}
-
-fn normalize(word: &Word) -> String {
-    match word.quote_style {
-        Some(_) => word.value.clone(),
-        None => word.value.to_lowercase(),
-    }
-}
-
-/// One literal token (a `-` before a number included), or `None` for anything else.
-fn token_literal<'a>(tokens: &mut impl Iterator<Item = &'a Token>) -> Option<Literal<'a>> {
-    match tokens.next()? {
-        Token::SingleQuotedString(text) => Some(Literal::String(text)),
-        Token::Number(text, false) => Some(Literal::Number {
-            negative: false,
-            text,
-        }),
-        Token::Minus => match tokens.next()? {
-            Token::Number(text, false) => Some(Literal::Number {
-                negative: true,
-                text,
-            }),
-            _ => None,
-        },
-        Token::Word(word) if word.quote_style.is_none() => match word.keyword {
-            Keyword::NULL => Some(Literal::Null),
-            Keyword::TRUE => Some(Literal::Boolean(true)),
-            Keyword::FALSE => Some(Literal::Boolean(false)),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// One literal of a `VALUES` row.
-#[derive(Debug, Clone, Copy)]
-enum Literal<'a> {
-    Null,
-    String(&'a str),
-    Boolean(bool),
-    /// A number's text, with its sign applied: `-` and the digits.
-    Number {
-        negative: bool,
-        text: &'a str,
-    },
-}
-
 /// The column's literals as the array DataFusion would type a `VALUES` column with; `None`
 /// for mixed kinds (DataFusion's coercion rules then apply).
 fn values_array(literals: &[Literal<'_>]) -> Option<ArrayRef> {
@@ -295,7 +136,7 @@ fn values_array(literals: &[Literal<'_>]) -> Option<ArrayRef> {
     Some(match kind {
         None => new_null_array(&DataType::Null, literals.len()),
         Some(Literal::String(_)) => Arc::new(collect::<StringArray, _>(literals, |l| match l {
-            Literal::String(text) => Some(*text),
+            Literal::String(text) => Some(text.as_ref()),
             _ => None,
         })?),
         Some(Literal::Boolean(_)) => Arc::new(collect::<BooleanArray, _>(literals, |l| match l {
@@ -332,9 +173,9 @@ fn values_array(literals: &[Literal<'_>]) -> Option<ArrayRef> {
 
 /// Collects `literals` into an array: NULL stays NULL, anything else goes through `value`
 /// (`None` from it, a literal of another kind, gives up on the whole column).
-fn collect<'a, A, T>(
-    literals: &[Literal<'a>],
-    value: impl Fn(&Literal<'a>) -> Option<T>,
+fn collect<'b, 'a: 'b, A, T>(
+    literals: &'b [Literal<'a>],
+    value: impl Fn(&'b Literal<'a>) -> Option<T>,
 ) -> Option<A>
 where
     A: FromIterator<Option<T>>,
@@ -383,6 +224,7 @@ mod tests {
             "('e', 1000, 1, 1.5, NULL)",
             "('d', 5, '7.25', 4, 'true'), (NULL, 6, NULL, NULL, NULL)",
             "('a', '2016-01-01 00:00:00', 10, 20, false)",
+            "('it''s ä', '2016-01-01 00:00:03', .5, - 4, NULL) /* c */, ('f', '2016-01-01 00:00:04', 1., 5, TRUE)",
         ];
         for list in lists {
             let fast = format!("INSERT INTO fast VALUES {list}");

@@ -210,7 +210,66 @@ impl StatementSplitter {
 
     /// Scans as far as the input allows, queueing complete statements.
     fn scan(&mut self) {
-        while self.step() {}
+        loop {
+            self.skip_run();
+            if !self.step() {
+                break;
+            }
+        }
+    }
+
+    /// Skips, a byte at a time and without look-ahead, the characters that [`step`](Self::step)
+    /// would consume one by one without a change of mode: ASCII whitespace, digits and plain
+    /// punctuation between tokens, ASCII word characters inside a word, the body of a quoted
+    /// string up to its next quote, a line comment up to its newline. A 1,000-row `INSERT` of
+    /// a SQL script is mostly such runs.
+    fn skip_run(&mut self) {
+        let bytes = self.buf.as_bytes();
+        let rest = bytes.get(self.pos..).unwrap_or_default();
+        let skipped = match self.mode {
+            Mode::Normal => {
+                let mut skipped = 0;
+                for &byte in rest {
+                    match byte {
+                        b' ' | b'\t' | b'\n' | b'\r' => {}
+                        b'0'..=b'9'
+                        | b','
+                        | b'('
+                        | b')'
+                        | b'.'
+                        | b'+'
+                        | b'*'
+                        | b'='
+                        | b'<'
+                        | b'>'
+                        | b':' => self.has_content = true,
+                        _ => break,
+                    }
+                    skipped += 1;
+                }
+                skipped
+            }
+            Mode::Word => rest
+                .iter()
+                .position(|&byte| !(byte.is_ascii_alphanumeric() || b"@$#_".contains(&byte)))
+                .unwrap_or(rest.len()),
+            Mode::Quoted {
+                quote,
+                backslash: false,
+                ..
+            } if quote.is_ascii() => {
+                let quote = quote as u8;
+                rest.iter()
+                    .position(|&byte| byte == quote)
+                    .unwrap_or(rest.len())
+            }
+            Mode::LineComment => rest
+                .iter()
+                .position(|&byte| byte == b'\n')
+                .unwrap_or(rest.len()),
+            _ => 0,
+        };
+        self.pos += skipped;
     }
 
     /// Scans one character (or a few, for multi-character delimiters). Returns false when the
